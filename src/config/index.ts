@@ -1,0 +1,236 @@
+/**
+ * Public options of `createTenantry()` and the one function that turns them into a resolved
+ * configuration. Every option is checked here, when the factory runs, with a `TypeError` that
+ * names the option.
+ */
+import type { Client } from '@libsql/client';
+import { TENANT_ID_PATTERN, TenantQuotaSchema, TenantPlanSchema } from '../protocol/index.js';
+import type { KernelContext, TenantPlan, TenantQuota } from '../protocol/index.js';
+import type { TenantRegistry } from '../registry/types.js';
+import type { TenantResolver } from '../router/types.js';
+
+/** Options of the database client pool. */
+export interface DatabaseOptions {
+  /**
+   * URL of a tenant's database when its record has no `db.url`; `{tenant}` or `{tenant_id}`
+   * stands for the tenant id. Default: `file:<dataDir>/tenants/{tenant}.db`.
+   * @example 'libsql://{tenant}-myorg.turso.io'
+   */
+  urlTemplate?: string;
+  /** Auth token used when a record has no `db.authToken` (e.g. a Turso group token). */
+  authToken?: string;
+  /** Clients kept open at most (idle ones are closed least-recently-used first). Default 100. */
+  maxClients?: number;
+  /** A client unused for this long is closed. Default 300 000 ms (5 min). */
+  idleTtlMs?: number;
+}
+
+/** Options of the registry lookup cache. */
+export interface CacheOptions {
+  /** Cached lookups at most. Default 10 000. */
+  max?: number;
+  /** How long a looked-up record is served without asking the registry. Default 30 000 ms. */
+  ttlMs?: number;
+  /** How long "no such tenant" is remembered. Default 5 000 ms. */
+  negativeTtlMs?: number;
+  /**
+   * While the registry fails, a cached record is still served for this long past its TTL;
+   * after that requests get `TENANT_UNAVAILABLE`. Default 300 000 ms.
+   */
+  staleIfErrorMs?: number;
+}
+
+/** Options of `createTenantry()`. All optional: with none, everything runs embedded. */
+export interface TenantryOptions {
+  /**
+   * Resolvers, run in order on every request; all that find a tenant must agree.
+   * Default: `[fromHeader()]` (the `x-tenant-id` header).
+   */
+  resolvers?: TenantResolver[];
+  /**
+   * Where tenant records live. Default: a libSQL file registry at
+   * `<dataDir>/control-plane.db`.
+   */
+  registry?: TenantRegistry;
+  /** Folder of the embedded defaults (control plane and tenant files). Default `./.tenantry`. */
+  dataDir?: string;
+  /** Tenant database connections and the client pool. */
+  databases?: DatabaseOptions;
+  /** The registry lookup cache. */
+  cache?: CacheOptions;
+  /** Quotas per plan; a tenant record's `quotas` override its plan's. Default: no limits. */
+  plans?: Partial<Record<TenantPlan, TenantQuota>>;
+  /** Tenant used when no resolver finds one (instead of `TENANT_NOT_RESOLVED`). */
+  defaultTenant?: string;
+  /**
+   * Trust `X-Forwarded-Host` for host-based resolvers. Only behind a proxy that sets it.
+   * Default false.
+   */
+  trustProxy?: boolean;
+  /**
+   * What a suspended tenant gets: `'deny'` (403 `TENANT_SUSPENDED`, the default) or
+   * `'read-only'` (GET, HEAD and OPTIONS pass with a client that refuses writes).
+   */
+  suspendedAccess?: 'deny' | 'read-only';
+  /** `Retry-After` seconds for tenants being provisioned or destroyed. Default 30. */
+  unavailableRetryAfterSeconds?: number;
+  /** KernelContext `mode`. Default from `NODE_ENV` (`production`, `test`, else `development`). */
+  mode?: KernelContext['mode'];
+  /** KernelContext `version`: your application's version. Default `'0.0.0'`. */
+  version?: string;
+  /** KernelContext `features` flags. Default `{}`. */
+  features?: Record<string, boolean>;
+  /** Millisecond clock for caches and TTLs (tests drive it). Default `Date.now`. */
+  now?: () => number;
+  /** Creates a libSQL client (advanced: wrap or instrument clients). Default `@libsql/client`. */
+  createClient?: (config: { url: string; authToken?: string }) => Client;
+}
+
+/** Options after validation and defaults. */
+export interface ResolvedConfig {
+  resolvers: readonly TenantResolver[];
+  registry: TenantRegistry | undefined;
+  dataDir: string | undefined;
+  urlTemplate: string | undefined;
+  authToken: string | undefined;
+  maxClients: number;
+  idleTtlMs: number;
+  cache: Required<CacheOptions>;
+  plans: Partial<Record<TenantPlan, TenantQuota>>;
+  defaultTenant: string | undefined;
+  trustProxy: boolean;
+  suspendedAccess: 'deny' | 'read-only';
+  unavailableRetryAfterSeconds: number;
+  mode: KernelContext['mode'];
+  version: string;
+  features: Record<string, boolean>;
+  now: () => number;
+  createClient: ((config: { url: string; authToken?: string }) => Client) | undefined;
+}
+
+const PLACEHOLDER = /\{tenant(?:_id)?\}/;
+
+/** Validates `options` and fills in defaults. Throws a `TypeError` naming the bad option. */
+export function resolveConfig(options: TenantryOptions, defaultResolvers: () => TenantResolver[]): ResolvedConfig {
+  if (options === null || typeof options !== 'object') throw new TypeError('createTenantry: options must be an object');
+  const databases = optionalObject(options.databases, 'databases') ?? {};
+  const cache = optionalObject(options.cache, 'cache') ?? {};
+
+  const resolvers = options.resolvers ?? defaultResolvers();
+  if (!Array.isArray(resolvers)) throw new TypeError('createTenantry: resolvers must be an array of resolvers');
+  resolvers.forEach((r, i) => {
+    if (r === null || typeof r !== 'object' || typeof r.resolve !== 'function' || typeof r.name !== 'string') {
+      throw new TypeError(`createTenantry: resolvers[${i}] must be an object with a name and a resolve() function`);
+    }
+  });
+
+  const registry = options.registry;
+  if (registry !== undefined) {
+    for (const method of ['get', 'findBySlug', 'findByDomain', 'list', 'put', 'delete'] as const) {
+      if (typeof registry[method] !== 'function') throw new TypeError(`createTenantry: registry.${method} must be a function`);
+    }
+  }
+
+  const urlTemplate = optionalString(databases.urlTemplate, 'databases.urlTemplate');
+  if (urlTemplate !== undefined && !PLACEHOLDER.test(urlTemplate)) {
+    throw new TypeError('createTenantry: databases.urlTemplate must contain {tenant} or {tenant_id}');
+  }
+
+  const plans = optionalObject(options.plans, 'plans') ?? {};
+  for (const [plan, quota] of Object.entries(plans)) {
+    if (!TenantPlanSchema.safeParse(plan).success) {
+      throw new TypeError(`createTenantry: plans.${plan} is not a plan (free, pro, enterprise)`);
+    }
+    const parsed = TenantQuotaSchema.strict().safeParse(quota);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new TypeError(`createTenantry: plans.${plan}.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid quota'}`);
+    }
+  }
+
+  const defaultTenant = optionalString(options.defaultTenant, 'defaultTenant');
+  if (defaultTenant !== undefined && !TENANT_ID_PATTERN.test(defaultTenant)) {
+    throw new TypeError('createTenantry: defaultTenant is not a valid tenant id');
+  }
+
+  const suspendedAccess = options.suspendedAccess ?? 'deny';
+  if (suspendedAccess !== 'deny' && suspendedAccess !== 'read-only') {
+    throw new TypeError("createTenantry: suspendedAccess must be 'deny' or 'read-only'");
+  }
+  const mode = options.mode ?? modeFromEnv();
+  if (mode !== 'development' && mode !== 'production' && mode !== 'test') {
+    throw new TypeError("createTenantry: mode must be 'development', 'production' or 'test'");
+  }
+  if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('createTenantry: now must be a function');
+  if (options.createClient !== undefined && typeof options.createClient !== 'function') {
+    throw new TypeError('createTenantry: createClient must be a function');
+  }
+  const features = optionalObject(options.features, 'features') ?? {};
+  for (const [name, on] of Object.entries(features)) {
+    if (typeof on !== 'boolean') throw new TypeError(`createTenantry: features.${name} must be a boolean`);
+  }
+
+  return {
+    resolvers: Object.freeze([...resolvers]),
+    registry,
+    dataDir: optionalString(options.dataDir, 'dataDir'),
+    urlTemplate,
+    authToken: optionalString(databases.authToken, 'databases.authToken'),
+    maxClients: integer(databases.maxClients, 'databases.maxClients', 100, 1),
+    idleTtlMs: integer(databases.idleTtlMs, 'databases.idleTtlMs', 300_000, 1),
+    cache: {
+      max: integer(cache.max, 'cache.max', 10_000, 1),
+      ttlMs: integer(cache.ttlMs, 'cache.ttlMs', 30_000, 0),
+      negativeTtlMs: integer(cache.negativeTtlMs, 'cache.negativeTtlMs', 5_000, 0),
+      staleIfErrorMs: integer(cache.staleIfErrorMs, 'cache.staleIfErrorMs', 300_000, 0),
+    },
+    plans,
+    defaultTenant,
+    trustProxy: boolean(options.trustProxy, 'trustProxy', false),
+    suspendedAccess,
+    unavailableRetryAfterSeconds: integer(options.unavailableRetryAfterSeconds, 'unavailableRetryAfterSeconds', 30, 0),
+    mode,
+    version: optionalString(options.version, 'version') ?? '0.0.0',
+    features: { ...features },
+    now: options.now ?? Date.now,
+    createClient: options.createClient,
+  };
+}
+
+/** Replaces `{tenant}` / `{tenant_id}` in a URL template with the (already validated) id. */
+export function fillTemplate(template: string, tenantId: string): string {
+  return template.replace(/\{tenant(?:_id)?\}/g, encodeURIComponent(tenantId));
+}
+
+function modeFromEnv(): KernelContext['mode'] {
+  const env = typeof process === 'undefined' ? undefined : process.env?.['NODE_ENV'];
+  return env === 'production' ? 'production' : env === 'test' ? 'test' : 'development';
+}
+
+function optionalObject<T>(value: T | undefined, name: string): T | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`createTenantry: ${name} must be an object`);
+  }
+  return value;
+}
+
+function optionalString(value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`createTenantry: ${name} must be a non-empty string`);
+  return value;
+}
+
+function integer(value: unknown, name: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new TypeError(`createTenantry: ${name} must be an integer >= ${min}`);
+  }
+  return value;
+}
+
+function boolean(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`createTenantry: ${name} must be a boolean`);
+  return value;
+}

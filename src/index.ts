@@ -1,0 +1,38 @@
+/**
+ * tenantry: a tenant-aware runtime for Node.js. One deployment serves many tenants, each
+ * with its own libSQL / Turso database.
+ *
+ * @example
+ * import { createTenantry, fromHeader, getTenantClient } from 'tenantry';
+ * import { tenancy } from 'tenantry/hono';
+ * const tenantry = createTenantry({ resolvers: [fromHeader()] });
+ * app.use('*', tenancy(tenantry));
+ */
+export { createTenantry, Tenantry } from './tenantry.js';
+export type { ITenantRouter, TenantHandler, TenantSession, TenantryStats } from './tenantry.js';
+export type { CacheOptions, DatabaseOptions, TenantryOptions } from './config/index.js';
+export { fromTursoMultiTenantConfig } from './config/turso.js';
+export type { TursoConfigExtras } from './config/turso.js';
+export { getTenant, getTenantClient, tryGetTenant } from './context/index.js';
+export type { TenantScope } from './context/index.js';
+export { ERROR_STATUS, TenantryError, isTenantryError } from './errors/index.js';
+export type { TenantryErrorCode, TenantryErrorOptions } from './errors/index.js';
+export type { TenantryEventName, TenantryEvents, TenantryListener } from './events.js';
+export { fromHeader, fromHost, fromJwt, fromPath, fromSubdomain } from './router/resolvers/index.js';
+export type {
+  HeaderResolverOptions,
+  HostResolverOptions,
+  JwtResolverOptions,
+  PathResolverOptions,
+  SubdomainResolverOptions,
+} from './router/resolvers/index.js';
+export type { RequestView, ResolverEnv, TenantIdentity, TenantIdentityKind, TenantResolver } from './router/types.js';
+export type { ClientLease, DatabaseConnection } from './router/pool.js';
+export type { RequestScope } from './router/scope.js';
+export { memoryRegistry, libsqlRegistry } from './registry/index.js';
+export type { TenantListFilter, TenantRegistry } from './registry/index.js';
+export { toProblem } from './middleware/problem.js';
+export type { Problem, ProblemDetails } from './middleware/problem.js';
+export { problemResponse } from './middleware/fetch.js';
+export type { TenancyOptions } from './middleware/options.js';
+export * from './protocol/index.js';

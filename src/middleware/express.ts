@@ -1,0 +1,109 @@
+/**
+ * `tenantry/express`: the Express adapter (Express 4.18+ and 5).
+ *
+ * @example
+ * import { tenancy, tenantryErrorHandler } from 'tenantry/express';
+ * app.use(tenancy(tenantry));
+ * app.get('/notes', async (req, res) => res.json((await (await getTenantClient()).execute('select * from notes')).rows));
+ * app.use(tenantryErrorHandler());
+ */
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { runWithTenant } from '../context/index.js';
+import { isTenantryError } from '../errors/index.js';
+import type { TenantryError } from '../errors/index.js';
+import type { TenantRuntimeContext } from '../protocol/index.js';
+import type { RequestScope } from '../router/scope.js';
+import type { RequestView } from '../router/types.js';
+import type { Tenantry } from '../tenantry.js';
+import { resolveTenancyOptions } from './options.js';
+import type { TenancyOptions } from './options.js';
+import { toProblem } from './problem.js';
+
+export type { TenancyOptions } from './options.js';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The runtime context of this request's tenant, set by `tenancy()`. */
+      tenant?: TenantRuntimeContext;
+    }
+  }
+}
+
+class ExpressRequestView implements RequestView {
+  readonly #req: Request;
+  constructor(req: Request) {
+    this.#req = req;
+  }
+  get method(): string {
+    return this.#req.method;
+  }
+  get path(): string {
+    return this.#req.path;
+  }
+  header(name: string): string | undefined {
+    const value = this.#req.headers[name];
+    return typeof value === 'string' ? value : undefined;
+  }
+}
+
+/**
+ * Express middleware: resolves the tenant of each request, refuses it with
+ * `application/problem+json` when it cannot be served, and runs the rest of the chain inside
+ * the tenant's scope (`getTenant()`, `getTenantClient()`, `req.tenant`, `res.locals.tenant`).
+ * The tenant's client lease ends when the response closes.
+ *
+ * @param tenantry the instance from `createTenantry()`
+ * @param options `optional` (let tenant-less requests through) and `exclude` (central routes)
+ */
+export function tenancy(tenantry: Tenantry, options?: TenancyOptions): RequestHandler {
+  const { optional, excluded } = resolveTenancyOptions(options);
+  return function tenancyMiddleware(req: Request, res: Response, next: NextFunction): void {
+    if (excluded !== undefined && excluded(req.path)) return next();
+    let scope: RequestScope | undefined | Promise<RequestScope | undefined>;
+    try {
+      scope = tenantry.openScope(new ExpressRequestView(req), optional);
+    } catch (err) {
+      return refuse(err, res, next);
+    }
+    if (scope instanceof Promise) {
+      scope.then(
+        (s) => enter(s, req, res, next),
+        (err: unknown) => refuse(err, res, next),
+      );
+      return;
+    }
+    enter(scope, req, res, next);
+  };
+}
+
+/**
+ * Express error middleware that answers `TenantryError`s thrown by handlers (e.g.
+ * `QUOTA_EXCEEDED`, `NO_TENANT_CONTEXT`) as `application/problem+json` and passes every other
+ * error on. Register it after your routes.
+ */
+export function tenantryErrorHandler(): ErrorRequestHandler {
+  return function tenantryErrors(err: unknown, _req: Request, res: Response, next: NextFunction): void {
+    if (!isTenantryError(err) || res.headersSent) return next(err);
+    send(res, err);
+  };
+}
+
+function enter(scope: RequestScope | undefined, req: Request, res: Response, next: NextFunction): void {
+  if (scope === undefined) return next();
+  req.tenant = scope.context;
+  res.locals['tenant'] = scope.context;
+  res.once('close', () => scope.release());
+  runWithTenant(scope, next);
+}
+
+function refuse(err: unknown, res: Response, next: NextFunction): void {
+  if (!isTenantryError(err)) return next(err);
+  send(res, err);
+}
+
+function send(res: Response, error: TenantryError): void {
+  const { status, headers, body } = toProblem(error);
+  res.status(status).set(headers).send(body);
+}

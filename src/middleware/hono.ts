@@ -1,0 +1,90 @@
+/**
+ * `tenantry/hono`: the Hono adapter.
+ *
+ * @example
+ * import { tenancy } from 'tenantry/hono';
+ * app.use('*', tenancy(tenantry));
+ * app.get('/notes', async (c) => c.json((await (await getTenantClient()).execute('select * from notes')).rows));
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import { runWithTenant } from '../context/index.js';
+import { isTenantryError } from '../errors/index.js';
+import type { TenantryError } from '../errors/index.js';
+import type { TenantRuntimeContext } from '../protocol/index.js';
+import type { RequestScope } from '../router/scope.js';
+import type { RequestView } from '../router/types.js';
+import type { Tenantry } from '../tenantry.js';
+import { resolveTenancyOptions } from './options.js';
+import type { TenancyOptions } from './options.js';
+import { toProblem } from './problem.js';
+
+export type { TenancyOptions } from './options.js';
+
+/** Variables `tenancy()` sets on the Hono context: `c.var.tenant`. */
+export type TenantVariables = {
+  /** The runtime context of this request's tenant (absent on excluded or optional routes). */
+  tenant: TenantRuntimeContext;
+};
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    tenant: TenantRuntimeContext;
+  }
+}
+
+class HonoRequestView implements RequestView {
+  readonly #c: Context;
+  constructor(c: Context) {
+    this.#c = c;
+  }
+  get method(): string {
+    return this.#c.req.method;
+  }
+  get path(): string {
+    return this.#c.req.path;
+  }
+  header(name: string): string | undefined {
+    return this.#c.req.header(name);
+  }
+}
+
+/**
+ * Hono middleware: resolves the tenant of each request, refuses it with
+ * `application/problem+json` when it cannot be served, and runs the rest of the chain inside
+ * the tenant's scope (`getTenant()`, `getTenantClient()`, `c.var.tenant`). A `TenantryError`
+ * thrown by a later handler (e.g. `QUOTA_EXCEEDED`) is answered the same way.
+ *
+ * @param tenantry the instance from `createTenantry()`
+ * @param options `optional` (let tenant-less requests through) and `exclude` (central routes)
+ */
+export function tenancy(tenantry: Tenantry, options?: TenancyOptions): MiddlewareHandler<{ Variables: TenantVariables }> {
+  const { optional, excluded } = resolveTenancyOptions(options);
+  return async function tenancyMiddleware(c, next) {
+    if (excluded !== undefined && excluded(c.req.path)) return next();
+    let scope: RequestScope | undefined | Promise<RequestScope | undefined>;
+    try {
+      scope = tenantry.openScope(new HonoRequestView(c), optional);
+      if (scope instanceof Promise) scope = await scope;
+    } catch (err) {
+      if (isTenantryError(err)) return problem(c, err);
+      throw err;
+    }
+    if (scope === undefined) {
+      await next();
+    } else {
+      c.set('tenant', scope.context);
+      try {
+        await runWithTenant(scope, next);
+      } finally {
+        scope.release();
+      }
+    }
+    if (c.error !== undefined && isTenantryError(c.error)) c.res = problem(c, c.error);
+    return undefined;
+  };
+}
+
+function problem(c: Context, error: TenantryError): Response {
+  const { status, headers, body } = toProblem(error);
+  return c.body(body, status as 400, headers);
+}

@@ -1,0 +1,280 @@
+/**
+ * `createTenantry()`: composes the registry cache, the client pool and the tenant router into
+ * one instance that adapters, jobs and the protocol's `ITenantRouter` callers share.
+ */
+import type { Client } from '@libsql/client';
+import { currentScope, runWithTenant } from './context/index.js';
+import { resolveConfig } from './config/index.js';
+import type { ResolvedConfig, TenantryOptions } from './config/index.js';
+import { TenantryError, isTenantryError } from './errors/index.js';
+import { TenantryEmitter } from './events.js';
+import type { TenantryEventName, TenantryListener } from './events.js';
+import { embeddedDefaults } from './node/defaults.js';
+import type { KernelContext, TenantRuntimeContext } from './protocol/index.js';
+import { RegistryCache } from './registry/cache.js';
+import type { TenantRegistry } from './registry/types.js';
+import { ClientPool } from './router/pool.js';
+import { fromHeader, parseTenantId } from './router/resolvers/index.js';
+import type { RequestScope } from './router/scope.js';
+import { TenantRouter } from './router/tenant-router.js';
+import type { RequestView } from './router/types.js';
+import { fetchRequestView, problemResponse } from './middleware/fetch.js';
+
+/** The process-wide KernelContext `instanceId`. */
+const INSTANCE_ID = globalThis.crypto.randomUUID();
+const START_TIME = Date.now();
+
+/** Figures of `tenantry.stats()`. */
+export interface TenantryStats {
+  pool: { size: number; leased: number; hits: number; misses: number; opens: number; evictions: number; closed: number };
+  registry: { size: number; hits: number; misses: number; stale: number; negativeHits: number };
+}
+
+/** What a session passed to `resolveTenant()` may be. */
+export type TenantSession = Request | RequestView | { tenantId: string };
+
+/** A fetch-style handler run inside a tenant scope by `tenantry.handle()`. */
+export type TenantHandler = (request: Request, tenant: TenantRuntimeContext) => Response | Promise<Response>;
+
+/**
+ * The protocol's `ITenantRouter`: method names kept exactly.
+ */
+export interface ITenantRouter {
+  resolveTenant(session: TenantSession): Promise<TenantRuntimeContext>;
+  getTenantClient(tenantId: string): Promise<Client>;
+  invalidateCache(tenantId: string): void;
+}
+
+/**
+ * A tenantry instance. Create one per process with {@link createTenantry} and share it.
+ */
+export class Tenantry implements ITenantRouter {
+  /** The control plane: where tenant records live. */
+  readonly registry: TenantRegistry;
+  readonly #config: ResolvedConfig;
+  readonly #cache: RegistryCache;
+  readonly #pool: ClientPool;
+  readonly #router: TenantRouter;
+  readonly #events = new TenantryEmitter();
+  readonly #ownsRegistry: boolean;
+  #closing: Promise<void> | undefined;
+
+  /** Use {@link createTenantry}. */
+  constructor(options: TenantryOptions = {}) {
+    const config = resolveConfig(options, () => [fromHeader()]);
+    const needRegistry = config.registry === undefined;
+    const needDatabases = config.urlTemplate === undefined;
+    if (needRegistry || needDatabases) {
+      const embedded = embeddedDefaults(config.dataDir, needRegistry, needDatabases);
+      config.registry ??= embedded.registry;
+      config.urlTemplate ??= embedded.urlTemplate;
+      config.dataDir = embedded.dataDir;
+    }
+    this.#config = config;
+    this.#ownsRegistry = needRegistry;
+    this.registry = config.registry!;
+    this.#cache = new RegistryCache(this.registry, { ...config.cache, now: config.now });
+    this.#pool = new ClientPool({
+      maxClients: config.maxClients,
+      idleTtlMs: config.idleTtlMs,
+      now: config.now,
+      ...(config.createClient === undefined ? {} : { createClient: config.createClient }),
+      onOpen: (tenantId) => {
+        if (this.#events.has('pool:open')) this.#events.emit('pool:open', { tenantId });
+      },
+      onEvict: (tenantId, reason) => {
+        if (this.#events.has('pool:evict')) this.#events.emit('pool:evict', { tenantId, reason });
+      },
+    });
+    const kernel: KernelContext = Object.freeze({
+      instanceId: INSTANCE_ID,
+      mode: config.mode,
+      version: config.version,
+      cwd: typeof process === 'undefined' ? '/' : process.cwd(),
+      startTime: START_TIME,
+      features: Object.freeze({ ...config.features }),
+    });
+    this.#router = new TenantRouter(config, this.#cache, this.#pool, kernel);
+  }
+
+  /** Absolute folder of the embedded defaults, or `undefined` when none is used. */
+  get dataDir(): string | undefined {
+    return this.#config.dataDir;
+  }
+
+  /**
+   * Resolves a request (or adapter view) to a scope, for adapters. Synchronous when the tenant
+   * is warm. With `optional`, a request without a tenant yields `undefined`.
+   * Release the scope with {@link Tenantry.runScope} (or `scope.release()`).
+   */
+  openScope(request: RequestView, optional = false): RequestScope | undefined | Promise<RequestScope | undefined> {
+    try {
+      const scope = this.#router.open(request, optional);
+      if (scope instanceof Promise) return scope.then((s) => this.#resolved(s), (err: unknown) => this.#rejected(err));
+      return this.#resolved(scope);
+    } catch (err) {
+      return this.#rejected(err);
+    }
+  }
+
+  /** Runs `fn` inside `scope` and releases the scope's lease when `fn` settles. */
+  async runScope<T>(scope: RequestScope, fn: () => T | Promise<T>): Promise<T> {
+    try {
+      return await runWithTenant(scope, fn);
+    } finally {
+      scope.release();
+    }
+  }
+
+  /**
+   * Runs `fn` as tenant `tenantId` (jobs, scripts, queue consumers): `getTenant()` and
+   * `getTenantClient()` work inside, and the client is released when `fn` settles.
+   *
+   * @example
+   * await tenantry.withTenant('acme', async () => {
+   *   const db = await getTenantClient();
+   *   await db.execute('delete from sessions where expires_at < unixepoch()');
+   * });
+   */
+  async withTenant<T>(tenantId: string, fn: () => T | Promise<T>): Promise<T> {
+    const id = parseTenantId(tenantId, 'withTenant');
+    let scope: RequestScope;
+    try {
+      scope = this.#resolved(await this.#router.openById(id, 'withTenant'));
+    } catch (err) {
+      return this.#rejected(err);
+    }
+    return this.runScope(scope, fn);
+  }
+
+  /**
+   * Serves a fetch-style request (serverless functions, Workers, Deno, Bun): resolves the
+   * tenant, runs `handler` in its scope, and answers tenancy errors (and `TenantryError`s
+   * thrown by the handler) as `application/problem+json`.
+   *
+   * @example
+   * export default { fetch: (req: Request) => tenantry.handle(req, async () => Response.json(getTenant())) }
+   */
+  async handle(request: Request, handler: TenantHandler): Promise<Response> {
+    let scope: RequestScope | undefined;
+    try {
+      scope = await this.openScope(fetchRequestView(request));
+    } catch (err) {
+      if (isTenantryError(err)) return problemResponse(err);
+      throw err;
+    }
+    const entered = scope!;
+    try {
+      return await this.runScope(entered, () => handler(request, entered.context));
+    } catch (err) {
+      if (isTenantryError(err)) return problemResponse(err);
+      throw err;
+    }
+  }
+
+  /**
+   * `ITenantRouter.resolveTenant`: the runtime context for a session — a fetch `Request`, an
+   * adapter's `RequestView`, or `{ tenantId }`. Rejects with the same coded errors a request
+   * would get.
+   */
+  async resolveTenant(session: TenantSession): Promise<TenantRuntimeContext> {
+    let scope: RequestScope | undefined;
+    if (isFetchRequest(session)) {
+      scope = await this.openScope(fetchRequestView(session));
+    } else if ('tenantId' in session) {
+      scope = await this.#router.openById(parseTenantId(session.tenantId, 'resolveTenant'), 'session');
+    } else {
+      scope = await this.openScope(session);
+    }
+    scope!.release();
+    return scope!.context;
+  }
+
+  /**
+   * `ITenantRouter.getTenantClient`: the client of tenant `tenantId`. Inside that tenant's
+   * scope this is the scope's client. Elsewhere it is a pool-backed client that leases the
+   * pooled connection for each operation, so pool eviction never closes it under a query.
+   * Rejects unless the tenant is active.
+   */
+  async getTenantClient(tenantId: string): Promise<Client> {
+    const id = parseTenantId(tenantId, 'getTenantClient');
+    const scope = currentScope();
+    if (scope !== undefined && scope.context.tenantId === id) return scope.client();
+    const { record, connection } = await this.#router.lookupActive(id);
+    return this.#pool.client(record.id, connection);
+  }
+
+  /**
+   * `ITenantRouter.invalidateCache`: forgets the cached record of `tenantId` and retires its
+   * pooled clients (closed once running requests release them). Call after changing a record
+   * yourself; tenantry's own lifecycle operations call it for you.
+   */
+  invalidateCache(tenantId: string): void {
+    this.#cache.invalidate(tenantId);
+    this.#pool.invalidate(tenantId);
+  }
+
+  /** Pool and registry-cache counters. */
+  stats(): TenantryStats {
+    return { pool: this.#pool.stats(), registry: this.#cache.stats() };
+  }
+
+  /**
+   * Subscribes to an event; returns the function that unsubscribes.
+   *
+   * @example
+   * tenantry.on('tenant:rejected', ({ code, status }) => metrics.count(code))
+   */
+  on<E extends TenantryEventName>(event: E, listener: TenantryListener<E>): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /**
+   * Waits for running requests to release their clients, closes every pooled client, and
+   * closes the registry when tenantry created it (the embedded default). Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#pool.close();
+      if (this.#ownsRegistry) await this.registry.close?.();
+    })();
+    return this.#closing;
+  }
+
+  #resolved<S extends RequestScope | undefined>(scope: S): S {
+    if (scope !== undefined && this.#events.has('tenant:resolved')) {
+      const { tenantId, source, requestId } = scope.context;
+      this.#events.emit('tenant:resolved', { tenantId, source, requestId });
+    }
+    return scope;
+  }
+
+  #rejected(err: unknown): never {
+    const error = isTenantryError(err)
+      ? err
+      : new TenantryError('TENANT_UNAVAILABLE', 'tenant resolution failed', { cause: err });
+    if (this.#events.has('tenant:rejected')) {
+      this.#events.emit('tenant:rejected', { code: error.code, status: error.status, message: error.message });
+    }
+    throw error;
+  }
+}
+
+function isFetchRequest(session: TenantSession): session is Request {
+  return typeof Request !== 'undefined' && session instanceof Request;
+}
+
+/**
+ * Creates a tenantry instance. With no options everything runs embedded: a libSQL file
+ * control plane and file databases under `./.tenantry/`, tenants named by the `x-tenant-id`
+ * header. Throws a `TypeError` naming the option when an option is invalid.
+ *
+ * @example
+ * const tenantry = createTenantry({
+ *   resolvers: [fromJwt({ jwksUrl, issuer, audience }), fromSubdomain({ baseDomains: ['app.example.com'] })],
+ *   databases: { urlTemplate: 'libsql://{tenant}-myorg.turso.io', authToken: process.env.TURSO_GROUP_TOKEN },
+ * });
+ */
+export function createTenantry(options: TenantryOptions = {}): Tenantry {
+  return new Tenantry(options);
+}
