@@ -13,4 +13,5 @@ export default defineConfig({
   target: 'node20',
   splitting: true,
   treeshake: true,
+  removeNodeProtocol: false,
 });

@@ -20,7 +20,14 @@ export interface TenantScope {
   client(): Promise<Client>;
 }
 
-const storage = new AsyncLocalStorage<TenantScope>();
+/**
+ * One storage per process, even when the ESM and CommonJS builds of tenantry are both loaded
+ * (an app importing `tenantry` while a dependency requires `tenantry/express`): the storage is
+ * kept under a global symbol so both builds see the same scopes.
+ */
+const STORAGE_KEY = Symbol.for('tenantry.context.storage');
+const storage: AsyncLocalStorage<TenantScope> = ((globalThis as Record<symbol, unknown>)[STORAGE_KEY] ??=
+  new AsyncLocalStorage<TenantScope>()) as AsyncLocalStorage<TenantScope>;
 
 /** Runs `fn` inside `scope`: `getTenant()` and `getTenantClient()` see it in every async path. */
 export function runWithTenant<T>(scope: TenantScope, fn: () => T): T {

@@ -21,7 +21,15 @@ export interface TenantListFilter {
  * - `put` inserts or updates by id, validates the record, keeps `createdAt` of an existing
  *   record, sets `updatedAt`, and rejects with a `TypeError` when the slug or a domain already
  *   belongs to another tenant. It resolves to the stored record.
+ *   Validation and normalisation are those of `normalizeRecord()` (`./record.ts`): a
+ *   `TypeError` naming the field, domains lowercased, deduplicated and sorted. A slug may
+ *   not be another tenant's id, nor an id another tenant's slug, because a slug lookup falls
+ *   back to the id (`acme.app.example.com` must not reach another tenant).
+ * - `list` rejects with a `TypeError` for an invalid filter (unknown status or plan, negative
+ *   or fractional limit/offset).
  * - `delete` resolves to `true` when a record was removed.
+ * - Returned records are the caller's to keep: mutating one (or the input of `put`) never
+ *   changes stored state.
  */
 export interface TenantRegistry {
   get(id: string): Promise<TenantRecord | undefined>;

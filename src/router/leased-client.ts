@@ -152,20 +152,26 @@ class LeasedTransaction implements Transaction {
     return this.#tx.executeMultiple(sql);
   }
 
-  async rollback(): Promise<void> {
-    try {
-      await this.#tx.rollback();
-    } finally {
-      this.#lease.release();
-    }
+  rollback(): Promise<void> {
+    return this.#settle(() => this.#tx.rollback());
   }
 
-  async commit(): Promise<void> {
+  commit(): Promise<void> {
+    return this.#settle(() => this.#tx.commit());
+  }
+
+  /**
+   * Releases the lease once `ending` succeeds. If it fails but leaves the transaction open, the
+   * lease is kept until `close()`, so the client is not closed under a transaction still in use.
+   */
+  async #settle(ending: () => Promise<void>): Promise<void> {
     try {
-      await this.#tx.commit();
-    } finally {
-      this.#lease.release();
+      await ending();
+    } catch (err) {
+      if (this.#tx.closed) this.#lease.release();
+      throw err;
     }
+    this.#lease.release();
   }
 
   close(): void {

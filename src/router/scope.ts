@@ -1,5 +1,5 @@
 import type { Client } from '@libsql/client';
-import { TenantryError } from '../errors/index.js';
+import { TenantryError, isTenantryError } from '../errors/index.js';
 import type { TenantScope } from '../context/index.js';
 import type { TenantRecord, TenantRuntimeContext } from '../protocol/index.js';
 import type { ClientLease, ClientPool, DatabaseConnection } from './pool.js';
@@ -37,17 +37,13 @@ export class RequestScope implements TenantScope {
     try {
       if (this.#lease !== undefined) return Promise.resolve(this.#lease.client);
       if (this.#released) {
-        if (this.readOnly) {
-          return Promise.reject(
-            new TenantryError('TENANT_SUSPENDED', 'the read-only scope of this suspended tenant has ended'),
-          );
-        }
-        return Promise.resolve(this.#pool.client(this.record.id, this.#connection));
+        return Promise.resolve(this.#pool.client(this.record.id, this.#connection, { readOnly: this.readOnly }));
       }
       this.#lease = this.#pool.acquire(this.record.id, this.#connection, { readOnly: this.readOnly });
       return Promise.resolve(this.#lease.client);
     } catch (err) {
-      return Promise.reject(err);
+      if (isTenantryError(err)) return Promise.reject(err);
+      return Promise.reject(new TenantryError('TENANT_UNAVAILABLE', "this tenant's database cannot be opened", { cause: err }));
     }
   }
 

@@ -1,0 +1,82 @@
+/**
+ * Hono bench server (`node bench/servers/hono.mjs <variant>`), started by bench/run.ts.
+ * Every variant serves `GET /notes` with the same small JSON.
+ *
+ *   bare            no tenancy
+ *   tenancy-header  tenancy(fromHeader()); the handler awaits getTenantClient()
+ *   tenancy-jwt     tenancy(fromJwt({ secret, HS256, issuer, audience })); same handler
+ *   hono-jwt        hono/jwt (HS256, iss, aud), no tenancy; the handler answers at once
+ *   bare-query      no tenancy; one client opened at start runs `select 1` per request
+ *   tenancy-query   tenancy(fromHeader()); getTenantClient() then `select 1`
+ */
+import { createAdaptorServer } from '@hono/node-server';
+import { createClient } from '@libsql/client';
+import { Hono } from 'hono';
+import { jwt } from 'hono/jwt';
+import { createTenantry, fromHeader, fromJwt, getTenantClient, memoryRegistry } from '../../dist/index.js';
+import { tenancy } from '../../dist/hono.js';
+import { NOTES, dataDir, listenOn, run, settings } from './harness.mjs';
+
+const { variant, jwtSecret, jwtIssuer, jwtAudience } = settings;
+const folder = dataDir();
+const app = new Hono();
+let cleanup;
+
+function makeTenantry(resolvers) {
+  const tenantry = createTenantry({
+    resolvers,
+    registry: memoryRegistry([{ id: 'acme' }]),
+    databases: { urlTemplate: `file:${folder}/{tenant}.db` },
+  });
+  cleanup = () => tenantry.close();
+  return tenantry;
+}
+
+switch (variant) {
+  case 'bare':
+    app.get('/notes', async (c) => c.json(NOTES));
+    break;
+  case 'tenancy-header':
+    app.use('*', tenancy(makeTenantry([fromHeader()])));
+    app.get('/notes', async (c) => {
+      await getTenantClient();
+      return c.json(NOTES);
+    });
+    break;
+  case 'tenancy-jwt':
+    app.use('*', tenancy(makeTenantry([fromJwt({ secret: jwtSecret, algorithms: ['HS256'], issuer: jwtIssuer, audience: jwtAudience })])));
+    app.get('/notes', async (c) => {
+      await getTenantClient();
+      return c.json(NOTES);
+    });
+    break;
+  case 'hono-jwt':
+    app.use('*', jwt({ secret: jwtSecret, alg: 'HS256', verification: { iss: jwtIssuer, aud: jwtAudience } }));
+    app.get('/notes', async (c) => c.json(NOTES));
+    break;
+  case 'bare-query': {
+    const client = createClient({ url: `file:${folder}/acme.db` });
+    cleanup = async () => client.close();
+    app.get('/notes', async (c) => {
+      await client.execute('select 1');
+      return c.json(NOTES);
+    });
+    break;
+  }
+  case 'tenancy-query':
+    app.use('*', tenancy(makeTenantry([fromHeader()])));
+    app.get('/notes', async (c) => {
+      const db = await getTenantClient();
+      await db.execute('select 1');
+      return c.json(NOTES);
+    });
+    break;
+  default:
+    throw new Error(`hono bench server: unknown variant "${variant}"`);
+}
+
+await run({
+  folder,
+  listen: () => listenOn(createAdaptorServer({ fetch: app.fetch })),
+  cleanup: () => cleanup?.(),
+});

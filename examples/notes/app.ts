@@ -1,0 +1,78 @@
+/**
+ * The notes API: a small Hono app on tenantry's embedded defaults. Each tenant's notes live
+ * in that tenant's own libSQL database file.
+ */
+import { Hono } from 'hono';
+import { createTenantry, fromHeader, fromJwt, fromSubdomain, getTenant, getTenantClient } from 'tenantry';
+import type { Tenantry } from 'tenantry';
+import { tenancy } from 'tenantry/hono';
+
+/** Demo tenants created on first run. */
+export const DEMO_TENANTS = [
+  { id: 'acme', plan: 'pro' as const, note: 'Acme: ship the rocket skates' },
+  { id: 'globex', plan: 'free' as const, note: 'Globex: hire a new henchman' },
+];
+
+/** Options of the notes example. */
+export interface NotesOptions {
+  /** Where the control plane and tenant databases live. Default `./.tenantry`. */
+  dataDir?: string;
+  /** HS256 secret of the demo tokens (dev only). */
+  jwtSecret: string;
+}
+
+/** Creates the tenantry instance of the example: JWT, subdomain and header, all must agree. */
+export function createNotesTenantry(options: NotesOptions): Tenantry {
+  return createTenantry({
+    ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+    resolvers: [
+      fromJwt({ secret: options.jwtSecret, algorithms: ['HS256'], issuer: 'notes-example', audience: 'notes-api' }),
+      fromSubdomain({ baseDomains: ['localhost'] }),
+      fromHeader(),
+    ],
+    plans: { free: { apiRateLimit: 60 }, pro: { apiRateLimit: 600 } },
+  });
+}
+
+/** Creates the two demo tenants and their notes table, once. */
+export async function seedDemoTenants(tenantry: Tenantry): Promise<void> {
+  for (const tenant of DEMO_TENANTS) {
+    if ((await tenantry.registry.get(tenant.id)) !== undefined) continue;
+    await tenantry.registry.put({ id: tenant.id, plan: tenant.plan });
+    await tenantry.withTenant(tenant.id, async () => {
+      const db = await getTenantClient();
+      await db.execute('create table if not exists notes (id integer primary key, text text not null, created_at text not null default (datetime()))');
+      await db.execute({ sql: 'insert into notes (text) values (?)', args: [tenant.note] });
+    });
+  }
+}
+
+/** The Hono app. */
+export function createNotesApp(tenantry: Tenantry): Hono {
+  const app = new Hono();
+  app.get('/health', (c) => c.json({ ok: true }));
+  app.use('*', tenancy(tenantry, { exclude: ['/health'] }));
+
+  app.get('/me', (c) => {
+    const { tenantId, tenantPlan, tenantQuotas, source } = getTenant();
+    return c.json({ tenantId, tenantPlan, tenantQuotas, source });
+  });
+
+  app.get('/notes', async (c) => {
+    const db = await getTenantClient();
+    const { rows } = await db.execute('select id, text, created_at from notes order by id');
+    return c.json({ tenant: c.var.tenant.tenantId, notes: rows });
+  });
+
+  app.post('/notes', async (c) => {
+    const body = await c.req.json<{ text?: unknown }>().catch(() => ({ text: undefined }));
+    if (typeof body.text !== 'string' || body.text.length === 0 || body.text.length > 1000) {
+      return c.json({ error: 'text must be a string of 1 to 1000 characters' }, 400);
+    }
+    const db = await getTenantClient();
+    const result = await db.execute({ sql: 'insert into notes (text) values (?) returning id', args: [body.text] });
+    return c.json({ id: result.rows[0]?.['id'] }, 201);
+  });
+
+  return app;
+}

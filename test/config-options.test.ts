@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { createTenantry, memoryRegistry } from '../src/index.js';
+import type { TenantryOptions } from '../src/index.js';
+
+const base: TenantryOptions = { registry: memoryRegistry(), databases: { urlTemplate: 'file:/tmp/never/{tenant}.db' } };
+
+describe('createTenantry() options', () => {
+  const bad: [string, TenantryOptions, RegExp][] = [
+    ['a template without placeholder', { databases: { urlTemplate: 'file:/tmp/x.db' } }, /databases\.urlTemplate/],
+    ['maxClients 0', { databases: { urlTemplate: 'file:/tmp/{tenant}.db', maxClients: 0 } }, /databases\.maxClients/],
+    ['a fractional idle ttl', { databases: { urlTemplate: 'file:/tmp/{tenant}.db', idleTtlMs: 1.5 } }, /databases\.idleTtlMs/],
+    ['a negative cache ttl', { cache: { ttlMs: -1 } }, /cache\.ttlMs/],
+    ['an unknown plan', { plans: { gold: { apiRateLimit: 1 } } as never }, /plans\.gold/],
+    ['a negative quota', { plans: { free: { apiRateLimit: -5 } } }, /plans\.free\.apiRateLimit/],
+    ['an unknown quota field', { plans: { free: { requestsPerDay: 5 } as never } }, /plans\.free/],
+    ['an invalid default tenant', { defaultTenant: 'Not Valid' }, /defaultTenant/],
+    ['a bad suspendedAccess', { suspendedAccess: 'maybe' as never }, /suspendedAccess/],
+    ['a resolver without resolve()', { resolvers: [{ name: 'x' } as never] }, /resolvers\[0\]/],
+    ['a registry without get()', { registry: { list: () => [] } as never }, /registry\.get/],
+    ['a non-boolean trustProxy', { trustProxy: 'yes' as never }, /trustProxy/],
+  ];
+  it.each(bad)('rejects %s with a TypeError naming the option', (_name, options, message) => {
+    expect(() => createTenantry({ ...base, ...options })).toThrow(TypeError);
+    expect(() => createTenantry({ ...base, ...options })).toThrow(message);
+  });
+
+  it('accepts 0 where 0 is meaningful', () => {
+    const t = createTenantry({ ...base, cache: { negativeTtlMs: 0, staleIfErrorMs: 0 }, unavailableRetryAfterSeconds: 0 });
+    expect(t).toBeDefined();
+    return t.close();
+  });
+});
