@@ -22,7 +22,10 @@ export type TenantryEventName = keyof TenantryEvents;
 /** A listener of event `E`. */
 export type TenantryListener<E extends TenantryEventName> = (payload: TenantryEvents[E]) => void;
 
-/** A tiny synchronous emitter; a throwing listener is isolated from the request path. */
+/**
+ * A tiny synchronous emitter. A throwing listener is isolated from the request path: its error
+ * is reported on `console.error` and the other listeners still run.
+ */
 export class TenantryEmitter {
   readonly #listeners = new Map<TenantryEventName, Set<(payload: never) => void>>();
 
@@ -51,9 +54,7 @@ export class TenantryEmitter {
       try {
         (listener as TenantryListener<E>)(payload);
       } catch (err) {
-        queueMicrotask(() => {
-          throw err;
-        });
+        console.error(`tenantry: a listener of "${event}" threw`, err);
       }
     }
   }

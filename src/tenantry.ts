@@ -15,7 +15,7 @@ import { RegistryCache } from './registry/cache.js';
 import type { TenantRegistry } from './registry/types.js';
 import { ClientPool } from './router/pool.js';
 import { fromHeader, parseTenantId } from './router/resolvers/index.js';
-import type { RequestScope } from './router/scope.js';
+import { RequestScope } from './router/scope.js';
 import { TenantRouter } from './router/tenant-router.js';
 import type { RequestView } from './router/types.js';
 import { fetchRequestView, problemResponse } from './middleware/fetch.js';
@@ -104,8 +104,8 @@ export class Tenantry implements ITenantRouter {
 
   /**
    * Resolves a request (or adapter view) to a scope, for adapters. Synchronous when the tenant
-   * is warm. With `optional`, a request without a tenant yields `undefined`.
-   * Release the scope with {@link Tenantry.runScope} (or `scope.release()`).
+   * is warm. With `optional`, a request without a tenant yields `undefined`. Enter the scope
+   * with {@link Tenantry.runScope}.
    */
   openScope(request: RequestView, optional = false): RequestScope | undefined | Promise<RequestScope | undefined> {
     try {
@@ -117,13 +117,9 @@ export class Tenantry implements ITenantRouter {
     }
   }
 
-  /** Runs `fn` inside `scope` and releases the scope's lease when `fn` settles. */
-  async runScope<T>(scope: RequestScope, fn: () => T | Promise<T>): Promise<T> {
-    try {
-      return await runWithTenant(scope, fn);
-    } finally {
-      scope.release();
-    }
+  /** Runs `fn` inside `scope`: `getTenant()` and `getTenantClient()` see it. */
+  runScope<T>(scope: RequestScope, fn: () => T): T {
+    return runWithTenant(scope, fn);
   }
 
   /**
@@ -144,7 +140,7 @@ export class Tenantry implements ITenantRouter {
     } catch (err) {
       return this.#rejected(err);
     }
-    return this.runScope(scope, fn);
+    return runWithTenant(scope, fn);
   }
 
   /**
@@ -165,7 +161,7 @@ export class Tenantry implements ITenantRouter {
     }
     const entered = scope!;
     try {
-      return await this.runScope(entered, () => handler(request, entered.context));
+      return await runWithTenant(entered, () => handler(request, entered.context));
     } catch (err) {
       if (isTenantryError(err)) return problemResponse(err);
       throw err;
@@ -186,28 +182,28 @@ export class Tenantry implements ITenantRouter {
     } else {
       scope = await this.openScope(session);
     }
-    scope!.release();
     return scope!.context;
   }
 
   /**
    * `ITenantRouter.getTenantClient`: the client of tenant `tenantId`. Inside that tenant's
-   * scope this is the scope's client. Elsewhere it is a pool-backed client that leases the
-   * pooled connection for each operation, so pool eviction never closes it under a query.
-   * Rejects unless the tenant is active.
+   * scope (opened by this instance) this is the scope's client. Elsewhere it is a client that
+   * leases the pooled connection for each operation (pool eviction never closes it under a
+   * query) and checks the tenant's cached record before each one (a suspended tenant is refused
+   * at the next operation). Rejects unless the tenant is active.
    */
   async getTenantClient(tenantId: string): Promise<Client> {
     const id = parseTenantId(tenantId, 'getTenantClient');
     const scope = currentScope();
-    if (scope !== undefined && scope.context.tenantId === id) return scope.client();
-    const { record, connection } = await this.#router.lookupActive(id);
-    return this.#pool.client(record.id, connection);
+    // Only a scope this instance opened: another instance may serve another database under the same id.
+    if (scope instanceof RequestScope && scope.owner === this.#pool && scope.context.tenantId === id) return scope.client();
+    return this.#router.standaloneClient(id);
   }
 
   /**
    * `ITenantRouter.invalidateCache`: forgets the cached record of `tenantId` and retires its
-   * pooled clients (closed once running requests release them). Call after changing a record
-   * yourself; tenantry's own lifecycle operations call it for you.
+   * pooled clients (closed once running operations release them). Call after changing a record
+   * yourself; when a slug or domain moves from one tenant to another, invalidate both.
    */
   invalidateCache(tenantId: string): void {
     this.#cache.invalidate(tenantId);

@@ -18,6 +18,10 @@ describe('createTenantry() options', () => {
     ['a resolver without resolve()', { resolvers: [{ name: 'x' } as never] }, /resolvers\[0\]/],
     ['a registry without get()', { registry: { list: () => [] } as never }, /registry\.get/],
     ['a non-boolean trustProxy', { trustProxy: 'yes' as never }, /trustProxy/],
+    ['a misspelt option', { database: { urlTemplate: 'libsql://{tenant}.x' } } as never, /unknown option database/],
+    ['a misspelt nested option', { databases: { urlTemplate: 'file:/tmp/{tenant}.db', maxClient: 3 } } as never, /unknown option databases\.maxClient/],
+    ['a template with an unknown scheme', { databases: { urlTemplate: 'postgres://{tenant}' } }, /databases\.urlTemplate/],
+    ['production mode without resolvers', { mode: 'production' }, /resolvers are required in production/],
   ];
   it.each(bad)('rejects %s with a TypeError naming the option', (_name, options, message) => {
     expect(() => createTenantry({ ...base, ...options })).toThrow(TypeError);

@@ -117,6 +117,37 @@ describe('read-only tenant client', () => {
     }
   });
 
+  it('cannot be talked out of read-only mode by a pragma, an attach or a vacuum', async () => {
+    const db = readOnly.client;
+    const refused = [
+      () => db.batch(['PRAGMA query_only = 0', "insert into notes (body) values ('sneaky')"]),
+      () => db.execute('pragma   QUERY_ONLY=false'),
+      () => db.execute({ sql: "ATTACH DATABASE ? AS other", args: [path.join(dir, 'other.db')] }),
+      () => db.execute(`vacuum into '${path.join(dir, 'copy.db')}'`),
+      async () => {
+        const tx = await db.transaction('read');
+        try {
+          await tx.execute('PRAGMA query_only = 0');
+        } finally {
+          tx.close();
+        }
+      },
+      async () => {
+        const tx = await db.transaction('read');
+        try {
+          await tx.batch(["insert into notes (body) values ('x')", 'pragma query_only = 0']);
+        } finally {
+          tx.close();
+        }
+      },
+    ];
+    for (const attempt of refused) {
+      await expect(attempt()).rejects.toMatchObject({ code: 'TENANT_SUSPENDED' });
+    }
+    expect((await db.execute("select count(*) as n from notes where body = 'sneaky'")).rows[0]?.n).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'copy.db'))).toBe(false);
+  });
+
   it('passes closed and protocol through and closes the client it wraps', () => {
     const inner = createClient({ url: pathToFileURL(path.join(dir, 'direct.db')).href });
     const db = readOnlyClient(inner);

@@ -4,8 +4,9 @@ import type { CryptoKey } from 'jose';
 import { createPublicKey } from 'node:crypto';
 import { fromJwt } from '../src/router/resolvers/index.js';
 import type { TenantResolver } from '../src/router/types.js';
-import { DIRECT, withHeaders } from './helpers/request.js';
-import { NOW_MS, NOW_S, SECRET, SECRET_BYTES, bearer, failure, mentionsToken, resolveAsync, signHs256, unsignedToken } from './helpers/jwt.js';
+import { TenantryError } from '../src/errors/index.js';
+import { DIRECT, thrown, withHeaders } from './helpers/request.js';
+import { ANY_ISS_AUD, NOW_MS, NOW_S, SECRET, SECRET_BYTES, bearer, failure, mentionsToken, resolveAsync, signHs256, unsignedToken } from './helpers/jwt.js';
 
 const now = () => NOW_MS;
 const identity = (value: string) => ({ kind: 'id', value, source: 'jwt' });
@@ -17,7 +18,7 @@ async function expectRejected(resolver: TenantResolver, token: string, code: str
 }
 
 describe('fromJwt with an HS256 secret', () => {
-  const resolver = fromJwt({ secret: SECRET, now, cacheSize: 0 });
+  const resolver = fromJwt({ ...ANY_ISS_AUD, secret: SECRET, now, cacheSize: 0 });
 
   it('resolves the tenant_id claim of a valid token', async () => {
     const result = resolver.resolve(bearer(await signHs256()), DIRECT);
@@ -25,27 +26,42 @@ describe('fromJwt with an HS256 secret', () => {
     expect(await result).toEqual(identity('acme'));
   });
 
-  it('resolves nothing without an authorization header', () => {
-    expect(resolver.resolve(withHeaders({ 'x-tenant-id': 'acme' }), DIRECT)).toBeUndefined();
+  it('requires a token by default: no authorization header is INVALID_TOKEN, thrown synchronously', () => {
+    const err = thrown(() => resolver.resolve(withHeaders({ 'x-tenant-id': 'acme' }), DIRECT));
+    expect(err).toBeInstanceOf(TenantryError);
+    expect(err).toMatchObject({ code: 'INVALID_TOKEN', status: 401, message: 'a bearer token is required' });
+    expect(thrown(() => fromJwt({ ...ANY_ISS_AUD, secret: SECRET, required: true }).resolve(withHeaders({}), DIRECT)).code).toBe(
+      'INVALID_TOKEN',
+    );
+  });
+
+  it('resolves nothing without an authorization header with required: false, and still checks a token that is there', async () => {
+    const optional = fromJwt({ ...ANY_ISS_AUD, secret: SECRET, required: false, now });
+    expect(optional.resolve(withHeaders({ 'x-tenant-id': 'acme' }), DIRECT)).toBeUndefined();
+    expect(await optional.resolve(bearer(await signHs256()), DIRECT)).toEqual(identity('acme'));
+    await expectRejected(optional, await signHs256({ exp: NOW_S - 1 }), 'INVALID_TOKEN');
+    expect(thrown(() => optional.resolve(withHeaders({ authorization: '' }), DIRECT)).code).toBe('INVALID_TOKEN');
   });
 
   it('accepts the Bearer scheme in any case and a secret given as bytes', async () => {
     const token = await signHs256();
-    const bytes = fromJwt({ secret: SECRET_BYTES, now });
+    const bytes = fromJwt({ ...ANY_ISS_AUD, secret: SECRET_BYTES, now });
     expect(await bytes.resolve(withHeaders({ authorization: `bEaReR   ${token}` }), DIRECT)).toEqual(identity('acme'));
   });
 
   it('reads a custom claim', async () => {
-    const custom = fromJwt({ secret: SECRET, claim: 'org', now });
+    const custom = fromJwt({ ...ANY_ISS_AUD, secret: SECRET, claim: 'org', now });
     expect(await custom.resolve(bearer(await signHs256({ org: 'globex' })), DIRECT)).toEqual(identity('globex'));
   });
 
   it('reads a custom header, with or without the Bearer scheme', async () => {
-    const custom = fromJwt({ secret: SECRET, header: 'X-Access-Token', now });
+    const custom = fromJwt({ ...ANY_ISS_AUD, secret: SECRET, header: 'X-Access-Token', now });
     const token = await signHs256();
     expect(await custom.resolve(withHeaders({ 'x-access-token': token }), DIRECT)).toEqual(identity('acme'));
     expect(await custom.resolve(withHeaders({ 'x-access-token': `Bearer ${token}` }), DIRECT)).toEqual(identity('acme'));
-    expect(custom.resolve(bearer(token), DIRECT)).toBeUndefined();
+    expect(thrown(() => custom.resolve(bearer(token), DIRECT)).code).toBe('INVALID_TOKEN');
+    const optional = fromJwt({ ...ANY_ISS_AUD, secret: SECRET, header: 'X-Access-Token', required: false, now });
+    expect(optional.resolve(bearer(token), DIRECT)).toBeUndefined();
   });
 
   it('checks the issuer and the audience', async () => {
@@ -55,6 +71,24 @@ describe('fromJwt with an HS256 secret', () => {
     await expectRejected(strict, await signHs256({ iss: 'https://evil.example.com/', aud: 'api' }), 'INVALID_TOKEN');
     await expectRejected(strict, await signHs256({ iss: 'https://auth.example.com/', aud: 'other' }), 'INVALID_TOKEN');
     await expectRejected(strict, await signHs256({ aud: 'api' }), 'INVALID_TOKEN');
+  });
+
+  it('checks only what is not turned off with false', async () => {
+    const issuerOnly = fromJwt({ secret: SECRET, issuer: 'https://auth.example.com/', audience: false, now, cacheSize: 0 });
+    expect(await issuerOnly.resolve(bearer(await signHs256({ iss: 'https://auth.example.com/', aud: 'anything' })), DIRECT)).toEqual(
+      identity('acme'),
+    );
+    expect(await issuerOnly.resolve(bearer(await signHs256({ iss: 'https://auth.example.com/' })), DIRECT)).toEqual(identity('acme'));
+    await expectRejected(issuerOnly, await signHs256({ iss: 'https://evil.example.com/' }), 'INVALID_TOKEN');
+
+    const audienceOnly = fromJwt({ secret: SECRET, issuer: false, audience: ['api'], now, cacheSize: 0 });
+    expect(await audienceOnly.resolve(bearer(await signHs256({ iss: 'https://whoever.example.com/', aud: 'api' })), DIRECT)).toEqual(
+      identity('acme'),
+    );
+    await expectRejected(audienceOnly, await signHs256({ iss: 'https://whoever.example.com/' }), 'INVALID_TOKEN');
+
+    const neither = fromJwt({ secret: SECRET, issuer: false, audience: false, now, cacheSize: 0 });
+    expect(await neither.resolve(bearer(await signHs256({ iss: 'x', aud: 'y' })), DIRECT)).toEqual(identity('acme'));
   });
 
   it('rejects a token signed with another secret', async () => {
@@ -83,7 +117,7 @@ describe('fromJwt with an HS256 secret', () => {
   });
 
   it('applies clockToleranceSeconds to exp and nbf', async () => {
-    const lenient = fromJwt({ secret: SECRET, clockToleranceSeconds: 30, now, cacheSize: 0 });
+    const lenient = fromJwt({ ...ANY_ISS_AUD, secret: SECRET, clockToleranceSeconds: 30, now, cacheSize: 0 });
     expect(await lenient.resolve(bearer(await signHs256({ exp: NOW_S - 10 })), DIRECT)).toEqual(identity('acme'));
     expect(await lenient.resolve(bearer(await signHs256({ nbf: NOW_S + 10 })), DIRECT)).toEqual(identity('acme'));
     await expectRejected(lenient, await signHs256({ exp: NOW_S - 30 }), 'INVALID_TOKEN');
@@ -92,7 +126,7 @@ describe('fromJwt with an HS256 secret', () => {
   it('requires exp by default, and accepts a token without exp when requireExp is false', async () => {
     const noExp = await signHs256({ exp: undefined });
     await expectRejected(resolver, noExp, 'INVALID_TOKEN');
-    expect(await fromJwt({ secret: SECRET, requireExp: false, now }).resolve(bearer(noExp), DIRECT)).toEqual(identity('acme'));
+    expect(await fromJwt({ ...ANY_ISS_AUD, secret: SECRET, requireExp: false, now }).resolve(bearer(noExp), DIRECT)).toEqual(identity('acme'));
   });
 
   it('rejects a missing or non-string claim with INVALID_TOKEN', async () => {
@@ -124,7 +158,7 @@ describe('fromJwt with an HS256 secret', () => {
     const err = await failure(() => resolver.resolve(bearer(huge), DIRECT));
     expect(err.code).toBe('INVALID_TOKEN');
     expect(err.message.length).toBeLessThan(200);
-    const capped = fromJwt({ secret: SECRET, maxTokenLength: 64, now });
+    const capped = fromJwt({ ...ANY_ISS_AUD, secret: SECRET, maxTokenLength: 64, now });
     await expectRejected(capped, await signHs256(), 'INVALID_TOKEN');
   });
 
@@ -146,7 +180,7 @@ describe('fromJwt with an RS256 public key', () => {
   beforeAll(async () => {
     ({ privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true }));
     pem = await exportSPKI(publicKey);
-    resolver = fromJwt({ publicKey: pem, algorithms: ['RS256'], now, cacheSize: 0 });
+    resolver = fromJwt({ ...ANY_ISS_AUD, publicKey: pem, algorithms: ['RS256'], now, cacheSize: 0 });
   });
 
   it('verifies a token against a PEM SPKI key', async () => {
@@ -156,8 +190,8 @@ describe('fromJwt with an RS256 public key', () => {
 
   it('verifies a token against a CryptoKey and a KeyObject', async () => {
     const token = await signRs256();
-    expect(await resolveAsync(fromJwt({ publicKey, now }), bearer(token))).toEqual(identity('acme'));
-    expect(await resolveAsync(fromJwt({ publicKey: createPublicKey(pem), now }), bearer(token))).toEqual(identity('acme'));
+    expect(await resolveAsync(fromJwt({ ...ANY_ISS_AUD, publicKey, now }), bearer(token))).toEqual(identity('acme'));
+    expect(await resolveAsync(fromJwt({ ...ANY_ISS_AUD, publicKey: createPublicKey(pem), now }), bearer(token))).toEqual(identity('acme'));
   });
 
   it('rejects an HS256 token signed with the public key PEM as its secret (key confusion)', async () => {
@@ -165,7 +199,7 @@ describe('fromJwt with an RS256 public key', () => {
       .setProtectedHeader({ alg: 'HS256' })
       .sign(new TextEncoder().encode(pem));
     await expectRejected(resolver, forged, 'INVALID_TOKEN');
-    await expectRejected(fromJwt({ publicKey: pem, now }), forged, 'INVALID_TOKEN');
+    await expectRejected(fromJwt({ ...ANY_ISS_AUD, publicKey: pem, now }), forged, 'INVALID_TOKEN');
   });
 
   it('rejects a token signed by another key', async () => {
@@ -177,7 +211,7 @@ describe('fromJwt with an RS256 public key', () => {
   it('rejects an allowed algorithm the key cannot verify', async () => {
     const ec = await generateKeyPair('ES256');
     const token = await new SignJWT({ tenant_id: 'acme', exp: NOW_S + 3600 }).setProtectedHeader({ alg: 'ES256' }).sign(ec.privateKey);
-    await expectRejected(fromJwt({ publicKey: pem, now }), token, 'INVALID_TOKEN');
+    await expectRejected(fromJwt({ ...ANY_ISS_AUD, publicKey: pem, now }), token, 'INVALID_TOKEN');
   });
 
   it('rejects alg:none and expired tokens', async () => {

@@ -25,14 +25,15 @@ describe('fromTursoMultiTenantConfig', () => {
     const tenantry = createTenantry({
       ...fromTursoMultiTenantConfig(protocolExample),
       registry: memoryRegistry([{ id: 'globex' }, { id: 'frozen', status: 'suspended' }]),
+      // record what tenantry asks for, and serve it from a local file: no network here
       createClient: (config) => {
         opened.push(config);
-        return createClient(config);
+        return createClient({ url: ':memory:' });
       },
     });
     const ctx = await tenantry.resolveTenant(new Request('http://x/', { headers: { 'x-tenant-id': 'globex' } }));
     expect(ctx.tenantDbUrl).toBe('libsql://globex-acme-corp.turso.io');
-    await tenantry.withTenant('globex', () => getTenantClient());
+    await tenantry.withTenant('globex', async () => (await getTenantClient()).execute('select 1'));
     expect(opened).toHaveLength(1);
     expect(opened[0]).toMatchObject({ url: 'libsql://globex-acme-corp.turso.io', authToken: 'group-token-for-tests' });
     // lifecycle.onTenantSuspend.readOnly: reads of suspended tenants pass
@@ -56,7 +57,7 @@ describe('fromTursoMultiTenantConfig', () => {
       fromTursoMultiTenantConfig({ ...protocolExample, tenantResolverStrategy: 'subdomain' }, { baseDomains: ['app.example.com'] }).resolvers?.[0]?.name,
     ).toBe('subdomain');
     expect(
-      fromTursoMultiTenantConfig({ ...protocolExample, tenantResolverStrategy: 'token' }, { jwt: { secret: 'a-very-long-secret-of-at-least-32-bytes!' } }).resolvers?.[0]?.name,
+      fromTursoMultiTenantConfig({ ...protocolExample, tenantResolverStrategy: 'token' }, { jwt: { secret: 'a-very-long-secret-of-at-least-32-bytes!', issuer: 'https://id.example.com', audience: 'api' } }).resolvers?.[0]?.name,
     ).toBe('jwt');
   });
 

@@ -6,12 +6,15 @@
  *   tenancy-header  tenancy(fromHeader()); the handler awaits getTenantClient()
  *   tenancy-jwt     tenancy(fromJwt({ secret, HS256, issuer, audience })); same handler
  *   hono-jwt        hono/jwt (HS256, iss, aud), no tenancy; the handler answers at once
+ *   context-storage hono/context-storage (Hono's own AsyncLocalStorage middleware), no tenancy;
+ *                   the handler reads getContext(): the price of any AsyncLocalStorage on Node 20
  *   bare-query      no tenancy; one client opened at start runs `select 1` per request
  *   tenancy-query   tenancy(fromHeader()); getTenantClient() then `select 1`
  */
 import { createAdaptorServer } from '@hono/node-server';
 import { createClient } from '@libsql/client';
 import { Hono } from 'hono';
+import { contextStorage, getContext } from 'hono/context-storage';
 import { jwt } from 'hono/jwt';
 import { createTenantry, fromHeader, fromJwt, getTenantClient, memoryRegistry } from '../../dist/index.js';
 import { tenancy } from '../../dist/hono.js';
@@ -53,6 +56,13 @@ switch (variant) {
   case 'hono-jwt':
     app.use('*', jwt({ secret: jwtSecret, alg: 'HS256', verification: { iss: jwtIssuer, aud: jwtAudience } }));
     app.get('/notes', async (c) => c.json(NOTES));
+    break;
+  case 'context-storage':
+    app.use('*', contextStorage());
+    app.get('/notes', async (c) => {
+      getContext();
+      return c.json(NOTES);
+    });
     break;
   case 'bare-query': {
     const client = createClient({ url: `file:${folder}/acme.db` });

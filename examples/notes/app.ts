@@ -26,7 +26,9 @@ export function createNotesTenantry(options: NotesOptions): Tenantry {
   return createTenantry({
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
     resolvers: [
-      fromJwt({ secret: options.jwtSecret, algorithms: ['HS256'], issuer: 'notes-example', audience: 'notes-api' }),
+      // required: false, so that the subdomain and header examples work without a token too;
+      // an app whose users always sign in keeps the default (a missing token is INVALID_TOKEN).
+      fromJwt({ secret: options.jwtSecret, algorithms: ['HS256'], issuer: 'notes-example', audience: 'notes-api', required: false }),
       fromSubdomain({ baseDomains: ['localhost'] }),
       fromHeader(),
     ],

@@ -110,11 +110,35 @@ export interface ResolvedConfig {
 
 const PLACEHOLDER = /\{tenant(?:_id)?\}/;
 
-/** Validates `options` and fills in defaults. Throws a `TypeError` naming the bad option. */
+const OPTION_KEYS: ReadonlySet<string> = new Set([
+  'resolvers', 'registry', 'dataDir', 'databases', 'cache', 'plans', 'defaultTenant', 'trustProxy',
+  'suspendedAccess', 'unavailableRetryAfterSeconds', 'mode', 'version', 'features', 'now', 'createClient',
+] satisfies (keyof TenantryOptions)[]);
+const DATABASE_KEYS: ReadonlySet<string> = new Set(['urlTemplate', 'authToken', 'maxClients', 'idleTtlMs'] satisfies (keyof DatabaseOptions)[]);
+const CACHE_KEYS: ReadonlySet<string> = new Set(['max', 'ttlMs', 'negativeTtlMs', 'staleIfErrorMs'] satisfies (keyof CacheOptions)[]);
+const URL_SCHEMES = /^(?:file|libsql|http|https|ws|wss):/;
+
+/**
+ * Validates `options` and fills in defaults. Throws a `TypeError` naming the bad option;
+ * unknown option names are refused too (a misspelt `database` must not silently fall back to
+ * the embedded defaults).
+ */
 export function resolveConfig(options: TenantryOptions, defaultResolvers: () => TenantResolver[]): ResolvedConfig {
   if (options === null || typeof options !== 'object') throw new TypeError('createTenantry: options must be an object');
+  refuseUnknownKeys(options, OPTION_KEYS, '');
   const databases = optionalObject(options.databases, 'databases') ?? {};
+  refuseUnknownKeys(databases, DATABASE_KEYS, 'databases.');
   const cache = optionalObject(options.cache, 'cache') ?? {};
+  refuseUnknownKeys(cache, CACHE_KEYS, 'cache.');
+  const mode = options.mode ?? modeFromEnv();
+  if (mode !== 'development' && mode !== 'production' && mode !== 'test') {
+    throw new TypeError("createTenantry: mode must be 'development', 'production' or 'test'");
+  }
+  if (mode === 'production' && options.resolvers === undefined) {
+    throw new TypeError(
+      'createTenantry: resolvers are required in production mode (the default header resolver lets any client name any tenant)',
+    );
+  }
 
   const resolvers = options.resolvers ?? defaultResolvers();
   if (!Array.isArray(resolvers)) throw new TypeError('createTenantry: resolvers must be an array of resolvers');
@@ -134,6 +158,9 @@ export function resolveConfig(options: TenantryOptions, defaultResolvers: () => 
   const urlTemplate = optionalString(databases.urlTemplate, 'databases.urlTemplate');
   if (urlTemplate !== undefined && !PLACEHOLDER.test(urlTemplate)) {
     throw new TypeError('createTenantry: databases.urlTemplate must contain {tenant} or {tenant_id}');
+  }
+  if (urlTemplate !== undefined && !URL_SCHEMES.test(urlTemplate)) {
+    throw new TypeError('createTenantry: databases.urlTemplate must start with file:, libsql:, http:, https:, ws: or wss:');
   }
 
   const plans = optionalObject(options.plans, 'plans') ?? {};
@@ -156,10 +183,6 @@ export function resolveConfig(options: TenantryOptions, defaultResolvers: () => 
   const suspendedAccess = options.suspendedAccess ?? 'deny';
   if (suspendedAccess !== 'deny' && suspendedAccess !== 'read-only') {
     throw new TypeError("createTenantry: suspendedAccess must be 'deny' or 'read-only'");
-  }
-  const mode = options.mode ?? modeFromEnv();
-  if (mode !== 'development' && mode !== 'production' && mode !== 'test') {
-    throw new TypeError("createTenantry: mode must be 'development', 'production' or 'test'");
   }
   if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('createTenantry: now must be a function');
   if (options.createClient !== undefined && typeof options.createClient !== 'function') {
@@ -205,6 +228,12 @@ export function fillTemplate(template: string, tenantId: string): string {
 function modeFromEnv(): KernelContext['mode'] {
   const env = typeof process === 'undefined' ? undefined : process.env?.['NODE_ENV'];
   return env === 'production' ? 'production' : env === 'test' ? 'test' : 'development';
+}
+
+function refuseUnknownKeys(value: object, known: ReadonlySet<string>, prefix: string): void {
+  for (const key of Object.keys(value)) {
+    if (!known.has(key)) throw new TypeError(`createTenantry: unknown option ${prefix}${key}`);
+  }
 }
 
 function optionalObject<T>(value: T | undefined, name: string): T | undefined {

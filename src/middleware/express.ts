@@ -44,7 +44,13 @@ class ExpressRequestView implements RequestView {
   }
   header(name: string): string | undefined {
     const value = this.#req.headers[name];
-    return typeof value === 'string' ? value : undefined;
+    if (typeof value === 'string') return value;
+    // HTTP/2 (node:http2 compatibility API) carries the host in :authority.
+    if (name === 'host') {
+      const authority = this.#req.headers[':authority'];
+      return typeof authority === 'string' ? authority : undefined;
+    }
+    return undefined;
   }
 }
 
@@ -52,7 +58,6 @@ class ExpressRequestView implements RequestView {
  * Express middleware: resolves the tenant of each request, refuses it with
  * `application/problem+json` when it cannot be served, and runs the rest of the chain inside
  * the tenant's scope (`getTenant()`, `getTenantClient()`, `req.tenant`, `res.locals.tenant`).
- * The tenant's client lease ends when the response closes.
  *
  * @param tenantry the instance from `createTenantry()`
  * @param options `optional` (let tenant-less requests through) and `exclude` (central routes)
@@ -94,7 +99,6 @@ function enter(scope: RequestScope | undefined, req: Request, res: Response, nex
   if (scope === undefined) return next();
   req.tenant = scope.context;
   res.locals['tenant'] = scope.context;
-  res.once('close', () => scope.release());
   runWithTenant(scope, next);
 }
 

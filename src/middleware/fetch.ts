@@ -32,7 +32,7 @@ class FetchRequestView implements RequestView {
     const value = this.#request.headers.get(name);
     if (value !== null) return value;
     // Runtimes that hand over a Request without a Host header still carry it in the URL.
-    if (name === 'host') return hostOf(this.#request.url);
+    if (name === 'host') return hostOfUrl(this.#request.url);
     return undefined;
   }
 }
@@ -50,7 +50,8 @@ function pathOf(url: string): string {
   return url.slice(start, end);
 }
 
-function hostOf(url: string): string | undefined {
+/** The `host[:port]` of an absolute URL, or `undefined`. */
+export function hostOfUrl(url: string): string | undefined {
   try {
     return new URL(url).host || undefined;
   } catch {

@@ -16,6 +16,7 @@ import type { RequestView } from '../router/types.js';
 import type { Tenantry } from '../tenantry.js';
 import { resolveTenancyOptions } from './options.js';
 import type { TenancyOptions } from './options.js';
+import { hostOfUrl } from './fetch.js';
 import { toProblem } from './problem.js';
 
 export type { TenancyOptions } from './options.js';
@@ -44,7 +45,10 @@ class HonoRequestView implements RequestView {
     return this.#c.req.path;
   }
   header(name: string): string | undefined {
-    return this.#c.req.header(name);
+    const value = this.#c.req.header(name);
+    // Without a Host header (HTTP/2 via :authority, app.request(url)), the URL carries the host.
+    if (value === undefined && name === 'host') return hostOfUrl(this.#c.req.url);
+    return value;
   }
 }
 
@@ -73,11 +77,7 @@ export function tenancy(tenantry: Tenantry, options?: TenancyOptions): Middlewar
       await next();
     } else {
       c.set('tenant', scope.context);
-      try {
-        await runWithTenant(scope, next);
-      } finally {
-        scope.release();
-      }
+      await runWithTenant(scope, next);
     }
     if (c.error !== undefined && isTenantryError(c.error)) c.res = problem(c, c.error);
     return undefined;

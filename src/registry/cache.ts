@@ -261,6 +261,7 @@ export class RegistryCache {
     }
     const record = frozenCopy(found);
     if (!flight.discard && !flight.invalidated?.has(record.id)) {
+      this.#dropConflictingClaims(record);
       this.#negatives.delete(key);
       this.#records.set(key, { record, fetchedAt: this.#options.now() });
       let keys = this.#keysByTenant.get(record.id);
@@ -268,6 +269,19 @@ export class RegistryCache {
       keys.add(key);
     }
     return record;
+  }
+
+  /**
+   * A fresh record is the truth about its own slug and domains: cached keys of those names that
+   * still point at another tenant (the slug or domain moved) are dropped.
+   */
+  #dropConflictingClaims(record: TenantRecord): void {
+    const claimed = record.domains.map((domain) => keyOf('domain', domain));
+    if (record.slug !== undefined) claimed.push(keyOf('slug', record.slug));
+    for (const key of claimed) {
+      const entry = this.#records.peek(key);
+      if (entry !== undefined && entry.record.id !== record.id) this.#records.delete(key);
+    }
   }
 
   #fallback(key: string, cause: unknown): TenantRecord {

@@ -12,13 +12,20 @@ import { TenantryError } from '../errors/index.js';
 const QUERY_ONLY = 'PRAGMA query_only = 1';
 
 /**
+ * Statements a read-only client refuses before sending them: a pragma could turn `query_only`
+ * off again, ATTACH / DETACH reach other database files, VACUUM rewrites files.
+ */
+const FORBIDDEN = /\b(?:pragma|attach|detach|vacuum)\b/i;
+
+/**
  * Wraps `inner` so that it can only read. `inner` becomes owned by the wrapper: `close()` closes
  * it, and its connections keep `query_only` on, so it must not be used for writes afterwards.
  *
  * - `execute`, `batch` and `transaction` run in a `"read"` transaction (whatever mode is asked for)
  *   after `PRAGMA query_only = 1`; a write fails with the `LibsqlError` code `SQLITE_READONLY`.
- * - `executeMultiple`, `migrate` and `sync` reject with a `TenantryError` of code
- *   `TENANT_SUSPENDED`.
+ * - Statements containing `PRAGMA`, `ATTACH`, `DETACH` or `VACUUM` (which could lift
+ *   `query_only` or touch other files) and `executeMultiple`, `migrate` and `sync` reject with a
+ *   `TenantryError` of code `TENANT_SUSPENDED` before anything is sent.
  *
  * @example
  * const db = readOnlyClient(createClient({ url: 'file:tenant.db' }));
@@ -40,6 +47,7 @@ class ReadOnlyClient implements Client {
   execute(sql: string, args?: InArgs): Promise<ResultSet>;
   async execute(stmtOrSql: InStatement, args?: InArgs): Promise<ResultSet> {
     const stmt: InStatement = typeof stmtOrSql === 'string' ? { sql: stmtOrSql, args: args ?? [] } : stmtOrSql;
+    guard(stmt);
     try {
       const results = await this.#inner.batch([QUERY_ONLY, stmt], 'read');
       return resultAt(results, 1);
@@ -53,6 +61,7 @@ class ReadOnlyClient implements Client {
    * `BEGIN IMMEDIATE`, which a `query_only` connection refuses even for a batch of reads.)
    */
   async batch(stmts: Array<InStatement | [string, InArgs?]>, _mode?: TransactionMode): Promise<Array<ResultSet>> {
+    for (const stmt of stmts) guard(Array.isArray(stmt) ? stmt[0] : stmt);
     try {
       const results = await this.#inner.batch([QUERY_ONLY, ...stmts], 'read');
       return results.slice(1);
@@ -76,7 +85,7 @@ class ReadOnlyClient implements Client {
       tx.close();
       throw err;
     }
-    return tx;
+    return new ReadOnlyTransaction(tx);
   }
 
   async executeMultiple(_sql: string): Promise<void> {
@@ -101,6 +110,52 @@ class ReadOnlyClient implements Client {
 
   get protocol(): string {
     return this.#inner.protocol;
+  }
+}
+
+/** A transaction of a read-only client: the same statement guard on every call. */
+class ReadOnlyTransaction implements Transaction {
+  readonly #tx: Transaction;
+
+  constructor(tx: Transaction) {
+    this.#tx = tx;
+  }
+
+  async execute(stmt: InStatement): Promise<ResultSet> {
+    guard(stmt);
+    return this.#tx.execute(stmt);
+  }
+
+  async batch(stmts: Array<InStatement>): Promise<Array<ResultSet>> {
+    for (const stmt of stmts) guard(stmt);
+    return this.#tx.batch(stmts);
+  }
+
+  async executeMultiple(_sql: string): Promise<void> {
+    throw readOnlyError('executeMultiple');
+  }
+
+  rollback(): Promise<void> {
+    return this.#tx.rollback();
+  }
+
+  commit(): Promise<void> {
+    return this.#tx.commit();
+  }
+
+  close(): void {
+    this.#tx.close();
+  }
+
+  get closed(): boolean {
+    return this.#tx.closed;
+  }
+}
+
+function guard(stmt: InStatement): void {
+  const sql = typeof stmt === 'string' ? stmt : stmt.sql;
+  if (FORBIDDEN.test(sql)) {
+    throw new TenantryError('TENANT_SUSPENDED', 'tenant is read-only: PRAGMA, ATTACH, DETACH and VACUUM are refused');
   }
 }
 

@@ -2,56 +2,53 @@ import type { Client } from '@libsql/client';
 import { TenantryError, isTenantryError } from '../errors/index.js';
 import type { TenantScope } from '../context/index.js';
 import type { TenantRecord, TenantRuntimeContext } from '../protocol/index.js';
+import { leasedClient } from './leased-client.js';
 import type { ClientLease, ClientPool, DatabaseConnection } from './pool.js';
 
+const READ_WRITE = Object.freeze({ readOnly: false });
+const READ_ONLY = Object.freeze({ readOnly: true });
+
 /**
- * The scope of one request or `withTenant` call. Leases the tenant's pooled client on the
- * first `client()` call and gives it back on `release()`. Work the request started and left
- * running after it ended (fire-and-forget) still gets a working client: one that leases per
- * operation instead.
+ * The scope of one request or `withTenant` call. Its client leases the tenant's pooled client
+ * for each operation (a transaction for its whole life), so the pool can never close a client
+ * under a running query — also for work the request started and left running after it ended.
  */
 export class RequestScope implements TenantScope {
   readonly context: TenantRuntimeContext;
   readonly record: TenantRecord;
   readonly readOnly: boolean;
-  readonly #pool: ClientPool;
+  /** The pool of the tenantry instance that opened this scope. */
+  readonly owner: ClientPool;
   readonly #connection: DatabaseConnection;
-  #lease: ClientLease | undefined;
-  #released = false;
+  #client: Client | undefined;
 
-  constructor(
-    context: TenantRuntimeContext,
-    record: TenantRecord,
-    readOnly: boolean,
-    pool: ClientPool,
-    connection: DatabaseConnection,
-  ) {
+  constructor(context: TenantRuntimeContext, record: TenantRecord, readOnly: boolean, pool: ClientPool, connection: DatabaseConnection) {
     this.context = context;
     this.record = record;
     this.readOnly = readOnly;
-    this.#pool = pool;
+    this.owner = pool;
     this.#connection = connection;
   }
 
   client(): Promise<Client> {
-    try {
-      if (this.#lease !== undefined) return Promise.resolve(this.#lease.client);
-      if (this.#released) {
-        return Promise.resolve(this.#pool.client(this.record.id, this.#connection, { readOnly: this.readOnly }));
-      }
-      this.#lease = this.#pool.acquire(this.record.id, this.#connection, { readOnly: this.readOnly });
-      return Promise.resolve(this.#lease.client);
-    } catch (err) {
-      if (isTenantryError(err)) return Promise.reject(err);
-      return Promise.reject(new TenantryError('TENANT_UNAVAILABLE', "this tenant's database cannot be opened", { cause: err }));
-    }
+    this.#client ??= leasedClient(() => this.#acquire(), this.#connection.url);
+    return Promise.resolve(this.#client);
   }
 
-  /** Ends the scope's lease. Idempotent. */
-  release(): void {
-    this.#released = true;
-    const lease = this.#lease;
-    this.#lease = undefined;
-    lease?.release();
+  #acquire(): ClientLease {
+    return acquireCoded(this.owner, this.record.id, this.#connection, this.readOnly);
+  }
+}
+
+/**
+ * `pool.acquire` whose failures are coded: a database that cannot be opened (bad URL, missing
+ * native engine, pool closed) is `TENANT_UNAVAILABLE` with the original error as `cause`.
+ */
+export function acquireCoded(pool: ClientPool, tenantId: string, connection: DatabaseConnection, readOnly: boolean): ClientLease {
+  try {
+    return pool.acquire(tenantId, connection, readOnly ? READ_ONLY : READ_WRITE);
+  } catch (err) {
+    if (isTenantryError(err)) throw err;
+    throw new TenantryError('TENANT_UNAVAILABLE', "this tenant's database cannot be opened", { cause: err });
   }
 }

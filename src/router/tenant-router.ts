@@ -4,22 +4,25 @@ import type { ResolvedConfig } from '../config/index.js';
 import type { KernelContext, TenantQuota, TenantRecord, TenantRuntimeContext } from '../protocol/index.js';
 import type { RegistryCache } from '../registry/cache.js';
 import { runResolvers } from './chain.js';
-import type { ClientPool, DatabaseConnection } from './pool.js';
-import { RequestScope } from './scope.js';
+import type { Client } from '@libsql/client';
+import { leasedClient } from './leased-client.js';
+import type { ClientLease, ClientPool, DatabaseConnection } from './pool.js';
+import { RequestScope, acquireCoded } from './scope.js';
 import type { RequestView, ResolverEnv, TenantIdentity } from './types.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Request ids: a random per-process prefix and a counter (unique, cheap, not a secret). */
+const REQUEST_ID_PREFIX = globalThis.crypto.randomUUID().slice(0, 8);
+let requestSeq = 0;
+function nextRequestId(): string {
+  return `${REQUEST_ID_PREFIX}-${(++requestSeq).toString(36)}`;
+}
 
 /** What the router derives once per record object and reuses for every request. */
 interface RecordView {
   base: Omit<TenantRuntimeContext, 'requestId' | 'source'>;
   connection: DatabaseConnection;
-}
-
-/** How a scope is being opened: for an HTTP request (with its method) or for a job. */
-export interface AdmitOptions {
-  /** HTTP method; `undefined` for jobs and scripts (treated as reads when read-only applies). */
-  method: string | undefined;
 }
 
 /**
@@ -57,23 +60,38 @@ export class TenantRouter {
   openById(tenantId: string, source: string): RequestScope | Promise<RequestScope> {
     const identity: TenantIdentity = { kind: 'id', value: tenantId, source };
     const record = this.#cache.lookup('id', tenantId);
-    const options: AdmitOptions = { method: undefined };
-    if (record instanceof Promise) return record.then((r) => this.#admit(r, identity, options));
-    return this.#admit(record, identity, options);
+    if (record instanceof Promise) return record.then((r) => this.#admit(r, identity, undefined));
+    return this.#admit(record, identity, undefined);
   }
 
-  /** The record of an active (or, when allowed, suspended) tenant, for `getTenantClient(id)`. */
-  lookupActive(tenantId: string): Promise<{ record: TenantRecord; connection: DatabaseConnection }> {
-    return Promise.resolve(this.#cache.lookup('id', tenantId)).then((record) => {
-      const identity: TenantIdentity = { kind: 'id', value: tenantId, source: 'router' };
-      this.#gate(this.#found(record, identity), { method: 'POST' });
-      return { record: record!, connection: this.#view(record!).connection };
-    });
-  }
-
-  /** The connection a tenant's database is reached with (record url, else the template). */
-  connectionOf(record: TenantRecord): DatabaseConnection {
-    return this.#view(record).connection;
+  /**
+   * A client of an active tenant for use outside any scope (`ITenantRouter.getTenantClient`).
+   * Each operation leases the pooled client and re-reads the cached record first: a tenant
+   * suspended or moved to another database since is refused or followed at the next operation.
+   */
+  async standaloneClient(tenantId: string): Promise<Client> {
+    const identity: TenantIdentity = { kind: 'id', value: tenantId, source: 'router' };
+    let record = this.#found(await this.#cache.lookup('id', tenantId), identity);
+    this.#gate(record, 'POST');
+    const acquire = (): ClientLease => {
+      const fresh = this.#cache.peek('id', tenantId);
+      if (fresh === null) throw new TenantryError('TENANT_NOT_FOUND', 'this tenant no longer exists');
+      if (fresh === undefined) {
+        // Past the cache TTL: keep using the last known record (as stale-if-error would) and
+        // refresh it in the background; a registry failure here is the next request's to report.
+        this.#cache.load('id', tenantId).then(
+          (loaded) => {
+            if (loaded !== undefined) record = loaded;
+          },
+          () => undefined,
+        );
+      } else {
+        record = fresh;
+      }
+      this.#gate(record, 'POST');
+      return acquireCoded(this.#pool, tenantId, this.#view(record).connection, false);
+    };
+    return leasedClient(acquire, this.#view(record).connection.url);
   }
 
   #fromIdentities(
@@ -89,22 +107,22 @@ export class TenantRouter {
       }
       identities = [{ kind: 'id', value: fallback, source: 'default' }];
     }
-    const options: AdmitOptions = { method: request.method };
+    const method = request.method;
     const first = identities[0]!;
     if (identities.length === 1) {
       const record = this.#cache.lookup(first.kind, first.value);
-      if (record instanceof Promise) return record.then((r) => this.#admit(r, first, options));
-      return this.#admit(record, first, options);
+      if (record instanceof Promise) return record.then((r) => this.#admit(r, first, method));
+      return this.#admit(record, first, method);
     }
     assertSameWhereComparable(identities);
     const records = identities.map((id) => this.#cache.lookup(id.kind, id.value));
     if (records.some((r) => r instanceof Promise)) {
-      return Promise.all(records).then((resolved) => this.#agree(resolved, identities, options));
+      return Promise.all(records).then((resolved) => this.#agree(resolved, identities, method));
     }
-    return this.#agree(records as (TenantRecord | undefined)[], identities, options);
+    return this.#agree(records as (TenantRecord | undefined)[], identities, method);
   }
 
-  #agree(records: (TenantRecord | undefined)[], identities: TenantIdentity[], options: AdmitOptions): RequestScope {
+  #agree(records: (TenantRecord | undefined)[], identities: TenantIdentity[], method: string): RequestScope {
     const first = this.#found(records[0], identities[0]!);
     for (let i = 1; i < records.length; i++) {
       const other = this.#found(records[i], identities[i]!);
@@ -115,7 +133,7 @@ export class TenantRouter {
         );
       }
     }
-    return this.#admit(first, identities[0]!, options);
+    return this.#admit(first, identities[0]!, method);
   }
 
   #found(record: TenantRecord | undefined, identity: TenantIdentity): TenantRecord {
@@ -125,25 +143,26 @@ export class TenantRouter {
     return record;
   }
 
-  #admit(record: TenantRecord | undefined, identity: TenantIdentity, options: AdmitOptions): RequestScope {
+  /** `method` is the HTTP method, or `undefined` for jobs (treated as reads by read-only mode). */
+  #admit(record: TenantRecord | undefined, identity: TenantIdentity, method: string | undefined): RequestScope {
     const found = this.#found(record, identity);
-    const readOnly = this.#gate(found, options);
+    const readOnly = this.#gate(found, method);
     const view = this.#view(found);
     const context: TenantRuntimeContext = {
       ...view.base,
-      requestId: globalThis.crypto.randomUUID(),
+      requestId: nextRequestId(),
       source: identity.source,
     };
     return new RequestScope(context, found, readOnly, this.#pool, view.connection);
   }
 
   /** Lets active tenants through; returns true when the tenant is served read-only. */
-  #gate(record: TenantRecord, options: AdmitOptions): boolean {
+  #gate(record: TenantRecord, method: string | undefined): boolean {
     switch (record.status) {
       case 'active':
         return false;
       case 'suspended':
-        if (this.#config.suspendedAccess === 'read-only' && (options.method === undefined || SAFE_METHODS.has(options.method))) {
+        if (this.#config.suspendedAccess === 'read-only' && (method === undefined || SAFE_METHODS.has(method))) {
           return true;
         }
         throw new TenantryError('TENANT_SUSPENDED', 'this tenant is suspended');

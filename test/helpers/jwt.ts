@@ -7,6 +7,12 @@ import { DIRECT, withHeaders } from './request.js';
 export const NOW_MS = Date.UTC(2030, 0, 1);
 export const NOW_S = NOW_MS / 1000;
 
+/**
+ * `issuer: false, audience: false`: the two checks that every `fromJwt()` must decide, turned
+ * off, for tests that are about something else.
+ */
+export const ANY_ISS_AUD = Object.freeze({ issuer: false, audience: false } as const);
+
 /** A 32+ byte HMAC secret. */
 export const SECRET = 'resolver-tests-secret-0123456789abcdef';
 export const SECRET_BYTES = new TextEncoder().encode(SECRET);
@@ -45,4 +51,15 @@ export function mentionsToken(err: Error, token: string): boolean {
   const texts = [err.message, String(err), err.stack ?? ''];
   const parts = token.split('.').filter((p) => p.length >= 8);
   return texts.some((text) => text.includes(token) || parts.some((p) => text.includes(p)));
+}
+
+/** A promise with its resolve and reject functions, to hold a response until a test lets it go. */
+export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (reason: unknown) => void } {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
 }

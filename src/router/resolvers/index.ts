@@ -5,7 +5,7 @@
  * @example
  * import { fromJwt, fromSubdomain, fromHost } from 'tenantry';
  * const resolvers = [
- *   fromJwt({ jwksUrl: 'https://auth.example.com/.well-known/jwks.json' }),
+ *   fromJwt({ jwksUrl: 'https://auth.example.com/.well-known/jwks.json', issuer: 'https://auth.example.com', audience: 'api' }),
  *   fromSubdomain({ baseDomains: ['app.example.com'] }),
  *   fromHost({ ignore: ['app.example.com'] }),
  * ];

@@ -3,13 +3,24 @@
  * verified tokens so that a repeated token costs a map lookup instead of a signature check.
  */
 import { createRemoteJWKSet, customFetch, importSPKI, jwtVerify } from 'jose';
-import type { CryptoKey, JWSHeaderParameters, JWTPayload, JWTVerifyGetKey, JWTVerifyOptions, KeyObject } from 'jose';
+import type {
+  CryptoKey,
+  FetchImplementation,
+  JWSHeaderParameters,
+  JWTPayload,
+  JWTVerifyGetKey,
+  JWTVerifyOptions,
+  KeyObject,
+} from 'jose';
 import { LRUCache } from 'lru-cache';
 import { TenantryError } from '../../errors/index.js';
 import type { RequestView, TenantIdentity, TenantResolver } from '../types.js';
 import { headerNameOption, parseTenantId } from './validate.js';
 
-/** Options of {@link fromJwt}. Exactly one of `secret`, `publicKey` or `jwksUrl` is required. */
+/**
+ * Options of {@link fromJwt}. Exactly one of `secret`, `publicKey` or `jwksUrl` is required, and
+ * both `issuer` and `audience` must be decided: a value to check, or `false` to skip the check.
+ */
 export interface JwtResolverOptions {
   /** Shared HMAC secret (HS256/384/512), at least 32 bytes. */
   secret?: string | Uint8Array;
@@ -23,10 +34,24 @@ export interface JwtResolverOptions {
    * with a secret (no HS/RS key confusion).
    */
   algorithms?: string[];
-  /** Required `iss` (one of). Default: not checked. */
-  issuer?: string | string[];
-  /** Required `aud` (one of). Default: not checked. */
-  audience?: string | string[];
+  /**
+   * Accepted `iss` (one of). Required: there is no default. Pass `false` to accept tokens from
+   * any issuer, knowingly (e.g. a secret that only one issuer holds).
+   */
+  issuer?: string | string[] | false;
+  /**
+   * Accepted `aud` (one of; a token's `aud` array matches when it contains one of them).
+   * Required: there is no default. Pass `false` to accept tokens for any audience, knowingly.
+   */
+  audience?: string | string[] | false;
+  /**
+   * Whether a request must carry a token. Default `true`: a request without the token header
+   * throws `TenantryError('INVALID_TOKEN')` (401). With `false`, such a request resolves
+   * nothing, so that the other resolvers of the chain decide. Apps that also serve anonymous
+   * traffic on tenant subdomains set `required: false` (or keep those routes out of the
+   * adapter's middleware).
+   */
+  required?: boolean;
   /** Claim holding the tenant id. Default `tenant_id`. */
   claim?: string;
   /**
@@ -44,7 +69,11 @@ export interface JwtResolverOptions {
   cacheSize?: number;
   /** Clock in milliseconds, for tests. Default `Date.now`. */
   now?: () => number;
-  /** `fetch` used for the JWKS (jose's `customFetch`), for tests. Default the global `fetch`. Used only with `jwksUrl`. */
+  /**
+   * `fetch` used for the JWKS request, for tests. Default the global `fetch`. Used only with
+   * `jwksUrl`. Anything it throws, and any answer but a 200 with a JSON body, is a JWKS outage
+   * (`TENANT_UNAVAILABLE`).
+   */
   fetch?: typeof fetch;
 }
 
@@ -83,6 +112,7 @@ interface ResolvedJwtConfig {
   readonly verifyOptions: Readonly<JWTVerifyOptions>;
   readonly claim: string;
   readonly header: string;
+  readonly required: boolean;
   readonly bearerOnly: boolean;
   readonly toleranceMs: number;
   readonly maxTokenLength: number;
@@ -104,29 +134,36 @@ interface CacheEntry {
  * Resolves the tenant id from a claim (default `tenant_id`) of a JWT bearer token, verified
  * with jose against a shared secret, a public key or a remote JWKS, with pinned algorithms.
  *
- * - no token header: resolves nothing;
+ * - no token header: throws `TenantryError('INVALID_TOKEN', 'a bearer token is required')`, or
+ *   resolves nothing with `required: false`;
  * - a header that is not `Bearer <token>`, a token longer than `maxTokenLength`, a bad
  *   signature, a disallowed `alg` (`none`, HS* against a public key), an expired or not yet
  *   valid token, a wrong `iss`/`aud`, a missing or non-string claim: throws
  *   `TenantryError('INVALID_TOKEN')` whose message never contains the token;
  * - a claim that is not a valid tenant id: throws `TenantryError('INVALID_TENANT_ID')`;
- * - the JWKS cannot be fetched (network, timeout, non-200, bad JSON): throws
- *   `TenantryError('TENANT_UNAVAILABLE')` (503: the token may be fine).
+ * - the JWKS cannot be fetched (network error, abort, timeout, non-200, a body that is not JSON
+ *   or not a JSON Web Key Set): throws `TenantryError('TENANT_UNAVAILABLE')` (503: the token
+ *   may be fine). Every other failure, including a `kid` that is not in the set, is
+ *   `INVALID_TOKEN`.
  *
  * Verified tokens are cached (LRU of `cacheSize`, keyed by the token): a repeat returns the
  * identity synchronously after a clock check, never past the token's `exp` and for at most
- * 5 minutes before verifying again. A cache miss returns a promise. Failures are not cached.
+ * 5 minutes before verifying again. A cache miss returns a promise. Concurrent requests with the
+ * same uncached token share one verification (and its failure). Failures are not cached.
  *
  * Throws a `TypeError` naming the option when the options are invalid.
  *
  * @example
  * fromJwt({ jwksUrl: 'https://auth.example.com/.well-known/jwks.json', issuer: 'https://auth.example.com/', audience: 'api' })
- * fromJwt({ secret: process.env.JWT_SECRET!, claim: 'org_id' })
+ * fromJwt({ secret: process.env.JWT_SECRET!, issuer: false, audience: false, claim: 'org_id' })
+ * fromJwt({ jwksUrl, issuer, audience, required: false }) // anonymous requests fall through to fromSubdomain()
  */
 export function fromJwt(options: JwtResolverOptions): TenantResolver {
   const config = resolveJwtOptions(options);
-  const { keySource, verifyOptions, claim, header, bearerOnly, toleranceMs, maxTokenLength, now } = config;
+  const { keySource, verifyOptions, claim, header, required, bearerOnly, toleranceMs, maxTokenLength, now } = config;
   const cache = config.cacheSize === 0 ? undefined : new LRUCache<string, CacheEntry>({ max: config.cacheSize });
+  /** Verifications under way, by token: concurrent misses of one token share one. */
+  const inflight = new Map<string, Promise<TenantIdentity>>();
   const remote = keySource.type === 'getKey' && keySource.remote;
   const claimSource = `jwt claim ${claim}`;
 
@@ -158,11 +195,28 @@ export function fromJwt(options: JwtResolverOptions): TenantResolver {
     return identity;
   }
 
+  /** {@link verify}, at most once at a time per token; the entry goes when it settles. */
+  function verifyOnce(token: string): Promise<TenantIdentity> {
+    const pending = inflight.get(token);
+    if (pending !== undefined) return pending;
+    const started = verify(token);
+    inflight.set(token, started);
+    // Registered before any caller awaits `started`, so the entry is gone when callers resume.
+    const settled = (): void => {
+      if (inflight.get(token) === started) inflight.delete(token);
+    };
+    started.then(settled, settled);
+    return started;
+  }
+
   return {
     name: 'jwt',
     resolve(request: RequestView): TenantIdentity | undefined | Promise<TenantIdentity | undefined> {
       const value = request.header(header);
-      if (value === undefined) return undefined;
+      if (value === undefined) {
+        if (required) throw new TenantryError('INVALID_TOKEN', 'a bearer token is required');
+        return undefined;
+      }
       const token = extractToken(value, bearerOnly, maxTokenLength);
       if (cache !== undefined) {
         const entry = cache.get(token);
@@ -178,16 +232,62 @@ export function fromJwt(options: JwtResolverOptions): TenantResolver {
         }
       }
       checkCompactShape(token);
-      return verify(token);
+      return verifyOnce(token);
     },
   };
 }
 
-/** True when jose failed to get the JWKS rather than to verify the token. */
+/**
+ * True when the JWKS could not be retrieved, so the token could not be judged: a failure of the
+ * JWKS request ({@link JwksFetchFailure}), a jose JWKS timeout, or a key set that jose rejects
+ * (`ERR_JWKS_INVALID`: not a JWK Set, or a member that is not a public key). Everything else,
+ * `ERR_JWKS_NO_MATCHING_KEY` included, is about the token.
+ */
 function isJwksOutage(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string' || !code.startsWith('ERR_')) return true; // network errors from fetch
-  return code === 'ERR_JOSE_GENERIC' || code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JWKS_INVALID';
+  if (err instanceof JwksFetchFailure) return true;
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JWKS_INVALID';
+}
+
+/** A failure of the JWKS request itself; its `cause` is the original error, when there is one. */
+class JwksFetchFailure extends Error {
+  constructor(message: string, options?: { cause: unknown }) {
+    super(message, options);
+    this.name = 'JwksFetchFailure';
+  }
+}
+
+/**
+ * The `fetch` handed to jose for the JWKS: `fetchImpl` (default: the global `fetch`, looked up
+ * on each call), with every failure of the request marked as a {@link JwksFetchFailure} — a
+ * rejection (network error, `AbortError`, `TimeoutError`, anything a custom `fetch` throws), a
+ * status other than 200, a body that cannot be read or is not JSON — so that the failure is
+ * told apart from a bad token by where it happened, not by guessing from its type.
+ */
+function jwksFetch(fetchImpl: typeof fetch | undefined): FetchImplementation {
+  return (url, init) =>
+    fetchJwksText(fetchImpl ?? fetch, url, init).then(
+      (text) => new Response(text, { status: 200, headers: { 'content-type': 'application/json' } }),
+      (cause: unknown) => {
+        throw cause instanceof JwksFetchFailure ? cause : new JwksFetchFailure('jwt: the JSON Web Key Set request failed', { cause });
+      },
+    );
+}
+
+/** The body of a 200 answer to the JWKS request, checked to be JSON (jose parses it again). */
+async function fetchJwksText(fetchImpl: typeof fetch, url: string, init: Parameters<FetchImplementation>[1]): Promise<string> {
+  const response = await fetchImpl(url, init);
+  if (response.status !== 200) {
+    void response.body?.cancel().catch(() => undefined);
+    throw new JwksFetchFailure(`jwt: the JSON Web Key Set request answered ${response.status}, expected 200`);
+  }
+  const text = await response.text();
+  try {
+    JSON.parse(text);
+  } catch (cause) {
+    throw new JwksFetchFailure('jwt: the JSON Web Key Set response is not JSON', { cause });
+  }
+  return text;
 }
 
 const CH_SPACE = 32;
@@ -269,10 +369,10 @@ function resolveJwtOptions(options: JwtResolverOptions): ResolvedJwtConfig {
     algorithms,
     requiredClaims: booleanOption(options.requireExp, true, 'requireExp') ? ['exp'] : [],
   };
-  const issuer = stringsOption(options.issuer, 'issuer');
-  if (issuer !== undefined) verifyOptions.issuer = issuer;
-  const audience = stringsOption(options.audience, 'audience');
-  if (audience !== undefined) verifyOptions.audience = audience;
+  const issuer = claimCheckOption(options.issuer, 'issuer', 'from any issuer');
+  if (issuer !== false) verifyOptions.issuer = issuer;
+  const audience = claimCheckOption(options.audience, 'audience', 'for any audience');
+  if (audience !== false) verifyOptions.audience = audience;
   const tolerance = options.clockToleranceSeconds;
   if (tolerance !== undefined && (typeof tolerance !== 'number' || !Number.isFinite(tolerance) || tolerance < 0)) {
     throw new TypeError('fromJwt: clockToleranceSeconds must be a finite number >= 0');
@@ -282,6 +382,7 @@ function resolveJwtOptions(options: JwtResolverOptions): ResolvedJwtConfig {
   const claim = options.claim ?? 'tenant_id';
   if (typeof claim !== 'string' || claim.length === 0) throw new TypeError('fromJwt: claim must be a non-empty string');
   const header = headerNameOption(options.header, 'authorization', 'fromJwt: header');
+  const required = booleanOption(options.required, true, 'required');
   const maxTokenLength = integerOption(options.maxTokenLength, 8192, 1, 'maxTokenLength');
   const cacheSize = integerOption(options.cacheSize, 10_000, 0, 'cacheSize');
   const now = options.now ?? Date.now;
@@ -292,6 +393,7 @@ function resolveJwtOptions(options: JwtResolverOptions): ResolvedJwtConfig {
     verifyOptions: Object.freeze(verifyOptions),
     claim,
     header,
+    required,
     bearerOnly: header === 'authorization',
     toleranceMs: verifyOptions.clockTolerance * 1000,
     maxTokenLength,
@@ -366,15 +468,17 @@ function keySourceOption(options: JwtResolverOptions, mode: 'secret' | 'publicKe
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('fromJwt: jwksUrl must be an http(s) URL');
   if (options.fetch !== undefined && typeof options.fetch !== 'function') throw new TypeError('fromJwt: fetch must be a function');
-  const jwks = createRemoteJWKSet(url, options.fetch === undefined ? undefined : { [customFetch]: options.fetch });
+  const jwks = createRemoteJWKSet(url, { [customFetch]: jwksFetch(options.fetch) });
   return { type: 'getKey', key: jwks, remote: true };
 }
 
-function stringsOption(value: unknown, option: string): string | string[] | undefined {
-  if (value === undefined) return undefined;
+/** `issuer` / `audience`: required; `false` turns the check off, on purpose. */
+function claimCheckOption(value: unknown, option: 'issuer' | 'audience', anyOf: string): string | string[] | false {
+  if (value === undefined) throw new TypeError(`fromJwt: ${option} is required (pass false to accept tokens ${anyOf})`);
+  if (value === false) return false;
   if (typeof value === 'string' && value.length > 0) return value;
   if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string' && v.length > 0)) return [...(value as string[])];
-  throw new TypeError(`fromJwt: ${option} must be a non-empty string or a non-empty array of non-empty strings`);
+  throw new TypeError(`fromJwt: ${option} must be false, a non-empty string or a non-empty array of non-empty strings`);
 }
 
 function booleanOption(value: unknown, fallback: boolean, option: string): boolean {

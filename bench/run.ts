@@ -1,0 +1,461 @@
+/**
+ * `npm run bench`: the overhead of tenancy on the request path, measured on the built package.
+ * See bench/README.md for the method and how to read the figures.
+ *
+ * Environment:
+ *   BENCH_REQUESTS     measured requests per server and round   (default 20000; quick 3000)
+ *   BENCH_WARMUP       warm-up requests before each measurement  (default 2000; quick 500)
+ *   BENCH_ROUNDS       rounds (every server once per round)      (default 7; quick 2)
+ *   BENCH_CONNECTIONS  autocannon connections                    (default 50)
+ *   BENCH_QUERY=0      skip the optional `select 1` scenario
+ *   BENCH_MICRO=0      skip the in-process micro-benchmarks (scenarios 4 and 5)
+ *   BENCH_ONLY=a,b     only these servers (keys as printed, e.g. hono-bare,hono-tenancy-header)
+ *   BENCH_PIN=0        do not pin (default on Linux with 2+ CPUs: servers on CPU 0, autocannon on CPU 1)
+ *   BENCH_QUICK=1      smoke run: small counts everywhere
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SignJWT } from 'jose';
+import { BenchError, BenchServer, checkRoute, killAll, load, pin } from './http.js';
+import type { Framework } from './http.js';
+import { benchAppRequest, benchJwtCache, sinkValue } from './micro.js';
+import type { AppRequestResult, JwtCacheResult, JwtMaterial } from './micro.js';
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+function intEnv(name: string, fallback: number, min = 1): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    console.error(`${name} must be an integer >= ${min} (got "${raw}")`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const quick = process.env['BENCH_QUICK'] === '1';
+const config = {
+  quick,
+  requests: intEnv('BENCH_REQUESTS', quick ? 3_000 : 20_000),
+  warmup: intEnv('BENCH_WARMUP', quick ? 500 : 2_000, 0),
+  rounds: intEnv('BENCH_ROUNDS', quick ? 2 : 7),
+  connections: intEnv('BENCH_CONNECTIONS', 50),
+  query: process.env['BENCH_QUERY'] !== '0',
+  /** Pin the servers to CPU 0 and this process (autocannon) to CPU 1 (Linux, taskset). */
+  pin: process.env['BENCH_PIN'] !== '0' && process.platform === 'linux' && cpus().length >= 2,
+  micro: {
+    enabled: process.env['BENCH_MICRO'] !== '0',
+    hitIterations: quick ? 20_000 : 200_000,
+    joseIterations: quick ? 500 : 5_000,
+    appRequestIterations: quick ? 2_000 : 20_000,
+    samples: quick ? 3 : 5,
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// The servers
+
+interface Variant {
+  key: string;
+  framework: Framework;
+  variant: string;
+  label: string;
+}
+
+const ALL_VARIANTS: Variant[] = [
+  { key: 'hono-bare', framework: 'hono', variant: 'bare', label: 'Hono, bare' },
+  { key: 'hono-tenancy-header', framework: 'hono', variant: 'tenancy-header', label: 'Hono, tenancy(fromHeader())' },
+  { key: 'hono-context-storage', framework: 'hono', variant: 'context-storage', label: 'Hono, hono/context-storage (AsyncLocalStorage only), no tenancy' },
+  { key: 'hono-tenancy-jwt', framework: 'hono', variant: 'tenancy-jwt', label: 'Hono, tenancy(fromJwt()), one repeated token' },
+  { key: 'hono-jwt', framework: 'hono', variant: 'hono-jwt', label: 'Hono, hono/jwt HS256, no tenancy' },
+  { key: 'hono-bare-query', framework: 'hono', variant: 'bare-query', label: 'Hono, bare + own client, `select 1`' },
+  { key: 'hono-tenancy-query', framework: 'hono', variant: 'tenancy-query', label: 'Hono, tenancy(fromHeader()) + `select 1`' },
+  { key: 'express-bare', framework: 'express', variant: 'bare', label: 'Express, bare' },
+  { key: 'express-tenancy-header', framework: 'express', variant: 'tenancy-header', label: 'Express, tenancy(fromHeader())' },
+];
+const only = (process.env['BENCH_ONLY'] ?? '').split(',').map((k) => k.trim()).filter((k) => k !== '');
+for (const key of only) {
+  if (!ALL_VARIANTS.some((v) => v.key === key)) {
+    console.error(`BENCH_ONLY: unknown server "${key}" (known: ${ALL_VARIANTS.map((v) => v.key).join(', ')})`);
+    process.exit(2);
+  }
+}
+const VARIANTS = ALL_VARIANTS.filter((v) => (only.length === 0 ? config.query || !v.variant.endsWith('-query') : only.includes(v.key)));
+
+const NOTES = { notes: [{ id: 1, text: 'ship the rocket skates' }] };
+
+interface RoundFigure {
+  round: number;
+  /** Server CPU (user + system) per measured request, µs. */
+  cpuUsPerRequest: number;
+  userUs: number;
+  systemUs: number;
+  requestsPerSecond: number;
+  requests: number;
+  durationMs: number;
+  rssBytes: number;
+}
+
+async function measure(variant: Variant, round: number, env: Record<string, string>, headers: Record<string, string>): Promise<RoundFigure> {
+  const server = await BenchServer.start(variant.framework, variant.variant, env, config.pin ? 0 : undefined);
+  try {
+    await checkRoute(server, headers, NOTES);
+    if (config.warmup > 0) await load(server, { amount: config.warmup, connections: config.connections, headers, phase: 'warm-up' });
+    const before = await server.cpu();
+    const run = await load(server, { amount: config.requests, connections: config.connections, headers, phase: 'measure' });
+    const after = await server.cpu();
+    const userUs = after.userUs - before.userUs;
+    const systemUs = after.systemUs - before.systemUs;
+    return {
+      round,
+      cpuUsPerRequest: (userUs + systemUs) / run.requests,
+      userUs,
+      systemUs,
+      requestsPerSecond: run.requests / (run.durationMs / 1000),
+      requests: run.requests,
+      durationMs: run.durationMs,
+      rssBytes: after.rss,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and formatting
+
+function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const us = (v: number): string => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)) : 'n/a');
+const ratio = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}×` : v > 0 ? '∞' : 'n/a');
+const rps = (v: number): string => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '');
+const range = (values: number[]): string => (values.length === 0 ? '' : `${us(Math.min(...values))}–${us(Math.max(...values))}`);
+
+interface Row {
+  id: string;
+  scenario: string;
+  value: string;
+  spread: string;
+  baseline: string;
+  ratio: string;
+  target: string;
+  result: '' | 'PASS' | 'FAIL';
+  rps: string;
+}
+
+function markdown(rows: Row[]): string {
+  const head = ['#', 'scenario', 'µs/req (median)', 'min–max', 'baseline', 'ratio', 'target', 'result', 'req/s (median)'];
+  const lines = [`| ${head.join(' | ')} |`, `| ${head.map((h, i) => (i >= 2 && i !== 4 && i !== 6 ? '---:' : '---')).join(' | ')} |`];
+  for (const r of rows) {
+    lines.push(`| ${[r.id, r.scenario, r.value, r.spread, r.baseline, r.ratio, r.target, r.result ? `**${r.result}**` : '', r.rps].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main(): Promise<number> {
+  const startedAt = new Date();
+  if (config.pin && !pin(process.pid, 1)) {
+    console.log('taskset is not available: running unpinned');
+    config.pin = false;
+  }
+  const t0 = process.hrtime.bigint();
+  const load0 = loadavg();
+  const benchTmp = mkdtempSync(join(tmpdir(), 'tenantry-bench-'));
+  const cleanupTmp = (): void => rmSync(benchTmp, { recursive: true, force: true });
+
+  const secretBytes = globalThis.crypto.getRandomValues(new Uint8Array(32));
+  const jwt: JwtMaterial = {
+    secret: Buffer.from(secretBytes).toString('base64url'), // 43 characters
+    issuer: 'tenantry-bench',
+    audience: 'tenantry-bench-api',
+    token: '',
+  };
+  jwt.token = await new SignJWT({ tenant_id: 'acme' })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject('user-1')
+    .setIssuer(jwt.issuer)
+    .setAudience(jwt.audience)
+    .setIssuedAt()
+    .setExpirationTime('2h')
+    .sign(new TextEncoder().encode(jwt.secret));
+
+  const env = {
+    BENCH_TMP: benchTmp,
+    BENCH_JWT_SECRET: jwt.secret,
+    BENCH_JWT_ISSUER: jwt.issuer,
+    BENCH_JWT_AUDIENCE: jwt.audience,
+  };
+  // Every server gets the same request bytes: the header resolver ignores the token, the JWT
+  // resolver and hono/jwt ignore x-tenant-id, the bare servers ignore both.
+  const headers = { 'x-tenant-id': 'acme', authorization: `Bearer ${jwt.token}` };
+
+  console.log(
+    `tenantry bench${config.quick ? ' (QUICK smoke run: figures are not meaningful)' : ''}: ` +
+      `${config.rounds} rounds × ${VARIANTS.length} servers, ${config.requests} requests each after ${config.warmup} warm-up, ` +
+      `${config.connections} connections, ${config.pin ? 'servers pinned to CPU 0, autocannon to CPU 1' : 'unpinned'}; node ${process.version}, ${cpus().length} CPUs, load ${load0.map((l) => l.toFixed(2)).join(' ')}`,
+  );
+
+  // --- In-process micro-benchmarks first, while no server competes for the CPU.
+  let jwtMicro: JwtCacheResult | undefined;
+  let appMicro: AppRequestResult | undefined;
+  if (config.micro.enabled) {
+    console.log('\nmicro: fromJwt cache hit vs jose jwtVerify ...');
+    jwtMicro = await benchJwtCache(jwt, {
+      hitIterations: config.micro.hitIterations,
+      joseIterations: config.micro.joseIterations,
+      samples: config.micro.samples,
+    });
+    console.log('micro: Hono app.request() bare vs tenancy ...');
+    appMicro = await benchAppRequest({ iterations: config.micro.appRequestIterations, samples: config.micro.samples });
+  }
+
+  // --- Servers, in rounds; the order is reversed every other round (ABBA) so drift of a shared
+  // machine falls on both sides of each comparison.
+  const figures = new Map<string, RoundFigure[]>(VARIANTS.map((v) => [v.key, []]));
+  try {
+    for (let round = 1; round <= config.rounds; round++) {
+      const order = round % 2 === 1 ? VARIANTS : [...VARIANTS].reverse();
+      for (const variant of order) {
+        const figure = await measure(variant, round, env, headers);
+        figures.get(variant.key)!.push(figure);
+        console.log(
+          `round ${round}/${config.rounds}  ${variant.key.padEnd(24)} ${us(figure.cpuUsPerRequest).padStart(7)} µs CPU/req ` +
+            `(user ${us(figure.userUs / figure.requests)}, sys ${us(figure.systemUs / figure.requests)})  ${rps(figure.requestsPerSecond).padStart(7)} req/s`,
+        );
+      }
+    }
+  } finally {
+    killAll();
+    cleanupTmp();
+  }
+
+  // --- Summary
+  const stat = (key: string): { cpu: number; rps: number; cpus: number[] } => {
+    const list = figures.get(key) ?? [];
+    return { cpu: median(list.map((f) => f.cpuUsPerRequest)), rps: median(list.map((f) => f.requestsPerSecond)), cpus: list.map((f) => f.cpuUsPerRequest) };
+  };
+  /** Per-round ratio key/base (the two ran next to each other in every round). */
+  const pairedRatios = (key: string, base: string): number[] => {
+    const a = figures.get(key) ?? [];
+    const b = figures.get(base) ?? [];
+    return a.map((f, i) => f.cpuUsPerRequest / (b[i]?.cpuUsPerRequest ?? NaN));
+  };
+
+  const rows: Row[] = [];
+  const summary: Record<string, unknown> = {};
+  const has = (...keys: string[]): boolean => keys.every((k) => (figures.get(k)?.length ?? 0) > 0);
+  const baseRow = (id: string, key: string): void => {
+    if (!has(key)) return;
+    const s = stat(key);
+    const label = VARIANTS.find((v) => v.key === key)!.label;
+    rows.push({ id, scenario: label, value: us(s.cpu), spread: range(s.cpus), baseline: '', ratio: '', target: '', result: '', rps: rps(s.rps) });
+  };
+  const compareRow = (id: string, key: string, base: string, max: number | undefined): void => {
+    if (!has(key, base)) return;
+    const s = stat(key);
+    const b = stat(base);
+    const r = s.cpu / b.cpu;
+    const pass = max === undefined ? undefined : r <= max;
+    const label = VARIANTS.find((v) => v.key === key)!.label;
+    const paired = pairedRatios(key, base);
+    rows.push({
+      id,
+      scenario: label,
+      value: us(s.cpu),
+      spread: range(s.cpus),
+      baseline: base,
+      ratio: `${ratio(r)} (rounds ${ratio(Math.min(...paired))}–${ratio(Math.max(...paired))})`,
+      target: max === undefined ? '—' : `≤ ${max.toFixed(2)}×`,
+      result: pass === undefined ? '' : pass ? 'PASS' : 'FAIL',
+      rps: rps(s.rps),
+    });
+    summary[`${key}/${base}`] = { ratio: r, medianPairedRatio: median(paired), pairedRatios: paired, target: max === undefined ? null : `<= ${max}`, pass: pass ?? null };
+  };
+
+  // 1. Hono header
+  baseRow('1', 'hono-bare');
+  compareRow('1', 'hono-tenancy-header', 'hono-bare', 1.2);
+  compareRow('1', 'hono-context-storage', 'hono-bare', undefined);
+  // 2. Hono JWT
+  compareRow('2', 'hono-tenancy-jwt', 'hono-bare', 1.3);
+  compareRow('2', 'hono-jwt', 'hono-bare', undefined);
+  if (has('hono-bare', 'hono-tenancy-jwt', 'hono-jwt')) {
+    const bare = stat('hono-bare').cpu;
+    const tenancyJwt = stat('hono-tenancy-jwt').cpu;
+    const honoJwt = stat('hono-jwt').cpu;
+    const addedTenancy = tenancyJwt - bare;
+    const addedHono = honoJwt - bare;
+    const addedRatio = addedTenancy > 0 ? addedHono / addedTenancy : Infinity;
+    const plain = honoJwt / tenancyJwt;
+    const pass = addedRatio >= 3;
+    rows.push({
+      id: '2',
+      scenario: `added CPU: hono/jwt +${us(addedHono)} µs ÷ tenancy(fromJwt) +${us(addedTenancy)} µs (plain hono/jwt ÷ tenancy(fromJwt): ${ratio(plain)})`,
+      value: '',
+      spread: '',
+      baseline: 'hono-bare',
+      ratio: addedTenancy > 0 ? ratio(addedRatio) : '∞ (tenancy added ≤ 0)',
+      target: '≥ 3.00× cheaper',
+      result: pass ? 'PASS' : 'FAIL',
+      rps: '',
+    });
+    summary['jwt-added-cost'] = { addedHonoJwtUs: addedHono, addedTenancyJwtUs: addedTenancy, addedRatio: Number.isFinite(addedRatio) ? addedRatio : null, plainRatio: plain, target: '>= 3', pass };
+  }
+  // 3. Express header
+  baseRow('3', 'express-bare');
+  compareRow('3', 'express-tenancy-header', 'express-bare', 1.2);
+  // Q. Optional: with a query
+  {
+    baseRow('Q', 'hono-bare-query');
+    compareRow('Q', 'hono-tenancy-query', 'hono-bare-query', undefined);
+  }
+  // 4. Verified-token cache, in process
+  if (jwtMicro !== undefined) {
+    const hit = median(jwtMicro.hitNs) / 1000;
+    const jose = median(jwtMicro.joseNs) / 1000;
+    const uncached = median(jwtMicro.uncachedResolverNs) / 1000;
+    const r = jose / hit;
+    const pass = r >= 20;
+    rows.push({
+      id: '4',
+      scenario: `in-process: jose jwtVerify, uncached (${jwtMicro.iterations.jose.toLocaleString('en-US')} calls × ${jwtMicro.joseNs.length}), wall`,
+      value: us(jose),
+      spread: range(jwtMicro.joseNs.map((n) => n / 1000)),
+      baseline: '',
+      ratio: '',
+      target: '',
+      result: '',
+      rps: '',
+    });
+    rows.push({
+      id: '4',
+      scenario: `in-process: fromJwt cache disabled (cacheSize 0), every call verifies, wall`,
+      value: us(uncached),
+      spread: range(jwtMicro.uncachedResolverNs.map((n) => n / 1000)),
+      baseline: 'jose',
+      ratio: ratio(uncached / jose),
+      target: '—',
+      result: '',
+      rps: '',
+    });
+    const fresh = median(jwtMicro.hitFreshNs) / 1000;
+    rows.push({
+      id: '4',
+      scenario: 'in-process: fromJwt cache hit, header value a fresh string per call (as from the HTTP parser; includes making it), wall',
+      value: us(fresh),
+      spread: range(jwtMicro.hitFreshNs.map((n) => n / 1000)),
+      baseline: 'jose',
+      ratio: ratio(jose / fresh),
+      target: '—',
+      result: '',
+      rps: '',
+    });
+    rows.push({
+      id: '4',
+      scenario: `in-process: fromJwt cache hit, same header string, ${jwtMicro.hitIsSynchronous ? 'synchronous' : 'NOT synchronous (returned a promise)'} (${jwtMicro.iterations.hit.toLocaleString('en-US')} calls × ${jwtMicro.hitNs.length}), wall; ratio = jose ÷ hit`,
+      value: us(hit),
+      spread: range(jwtMicro.hitNs.map((n) => n / 1000)),
+      baseline: 'jose',
+      ratio: ratio(r),
+      target: '≥ 20.00× cheaper',
+      result: pass ? 'PASS' : 'FAIL',
+      rps: '',
+    });
+    summary['jwt-cache-micro'] = { hitUs: hit, hitFreshStringUs: fresh, joseUs: jose, uncachedResolverUs: uncached, ratio: r, hitIsSynchronous: jwtMicro.hitIsSynchronous, target: '>= 20', pass };
+  }
+  // 5. app.request, orientation
+  if (appMicro !== undefined) {
+    const bare = median(appMicro.bareNs) / 1000;
+    const ten = median(appMicro.tenancyNs) / 1000;
+    rows.push({
+      id: '5',
+      scenario: `in-process: Hono app.request(), bare (${appMicro.iterations.toLocaleString('en-US')} × ${appMicro.bareNs.length}), wall`,
+      value: us(bare),
+      spread: range(appMicro.bareNs.map((n) => n / 1000)),
+      baseline: '',
+      ratio: '',
+      target: '',
+      result: '',
+      rps: '',
+    });
+    rows.push({
+      id: '5',
+      scenario: 'in-process: Hono app.request(), tenancy(fromHeader()) + getTenantClient(), wall (same process: AsyncLocalStorage hooks on for both)',
+      value: us(ten),
+      spread: range(appMicro.tenancyNs.map((n) => n / 1000)),
+      baseline: 'app.request bare',
+      ratio: `${ratio(ten / bare)} (+${us(ten - bare)} µs)`,
+      target: '—',
+      result: '',
+      rps: '',
+    });
+    summary['app-request-micro'] = { bareUs: bare, tenancyUs: ten, ratio: ten / bare, addedUs: ten - bare };
+  }
+
+  const elapsedS = Number(process.hrtime.bigint() - t0) / 1e9;
+  const load1 = loadavg();
+  const table = markdown(rows);
+  const note =
+    `Server rows: CPU time (user + system) of the server process per request, median of ${config.rounds} rounds of ` +
+    `${config.requests.toLocaleString('en-US')} requests (${config.connections} connections, after ${config.warmup.toLocaleString('en-US')} warm-up), ` +
+    `one fresh process per server and round; ratio = ratio of medians (range of the per-round paired ratios in parentheses). ` +
+    `In-process rows (4, 5): wall µs per call, median of ${config.micro.samples} samples. ` +
+    `Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, load average ${load0[0]!.toFixed(2)} → ${load1[0]!.toFixed(2)}; ${elapsedS.toFixed(0)} s.`;
+
+  console.log(`\n${table}\n\n${note}\n`);
+
+  const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
+  mkdirSync(resultsDir, { recursive: true });
+  const out = {
+    startedAt: startedAt.toISOString(),
+    elapsedSeconds: elapsedS,
+    environment: { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, loadavgStart: load0, loadavgEnd: load1 },
+    config,
+    summary,
+    servers: Object.fromEntries(
+      VARIANTS.map((v) => {
+        const s = stat(v.key);
+        return [v.key, { label: v.label, medianCpuUsPerRequest: s.cpu, medianRequestsPerSecond: s.rps, rounds: figures.get(v.key) }];
+      }),
+    ),
+    micro: { jwtCache: jwtMicro, appRequest: appMicro, sink: sinkValue() },
+    rows,
+    markdown: `${table}\n\n${note}\n`,
+  };
+  const file = join(resultsDir, 'latest.json');
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  console.log(`results written to ${file}`);
+  return 0;
+}
+
+const stopOnSignal = (signal: NodeJS.Signals): void => {
+  killAll();
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+};
+process.once('SIGINT', stopOnSignal);
+process.once('SIGTERM', stopOnSignal);
+process.once('exit', killAll);
+
+try {
+  process.exitCode = await main();
+} catch (err) {
+  killAll();
+  if (err instanceof BenchError) {
+    console.error(`\nbench failed: ${err.message}`);
+  } else {
+    console.error('\nbench failed:', err);
+  }
+  process.exitCode = 1;
+}
