@@ -5,6 +5,7 @@ export default defineConfig({
     index: 'src/index.ts',
     hono: 'src/middleware/hono.ts',
     express: 'src/middleware/express.ts',
+    redis: 'src/redis/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

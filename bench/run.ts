@@ -6,6 +6,7 @@
  *   BENCH_REQUESTS     measured requests per server and round   (default 20000; quick 3000)
  *   BENCH_WARMUP       warm-up requests before each measurement  (default 2000; quick 500)
  *   BENCH_ROUNDS       rounds (every server once per round)      (default 7; quick 2)
+ *   BENCH_SLICES       bursts each round's requests are cut into (default 5; quick 2)
  *   BENCH_CONNECTIONS  autocannon connections                    (default 50)
  *   BENCH_QUERY=0      skip the optional `select 1` scenario
  *   BENCH_MICRO=0      skip the in-process micro-benchmarks (scenarios 4 and 5)
@@ -43,6 +44,7 @@ const config = {
   requests: intEnv('BENCH_REQUESTS', quick ? 3_000 : 20_000),
   warmup: intEnv('BENCH_WARMUP', quick ? 500 : 2_000, 0),
   rounds: intEnv('BENCH_ROUNDS', quick ? 2 : 7),
+  slices: intEnv('BENCH_SLICES', quick ? 2 : 5),
   connections: intEnv('BENCH_CONNECTIONS', 50),
   query: process.env['BENCH_QUERY'] !== '0',
   /** Pin the servers to CPU 0 and this process (autocannon) to CPU 1 (Linux, taskset). */
@@ -55,6 +57,11 @@ const config = {
     samples: quick ? 3 : 5,
   },
 };
+
+if (Math.floor(config.requests / config.slices) < config.connections || (config.warmup > 0 && config.warmup < config.connections)) {
+  console.error('BENCH_REQUESTS / BENCH_SLICES and BENCH_WARMUP (unless 0) must each be at least BENCH_CONNECTIONS');
+  process.exit(2);
+}
 
 // ---------------------------------------------------------------------------------------------
 // The servers
@@ -100,28 +107,57 @@ interface RoundFigure {
   rssBytes: number;
 }
 
-async function measure(variant: Variant, round: number, env: Record<string, string>, headers: Record<string, string>): Promise<RoundFigure> {
-  const server = await BenchServer.start(variant.framework, variant.variant, env, config.pin ? 0 : undefined);
+/**
+ * One round: a fresh process per server, all started and warmed up, then `config.slices`
+ * slices in which every server gets `requests / slices` requests in turn (the order reversed
+ * every other slice). Bare and tenancy servers thus alternate every fraction of a second, and a
+ * busy moment of the shared machine falls on all of them alike. CPU is read before and after
+ * each burst, so time between bursts is not counted.
+ */
+async function measureRound(round: number, env: Record<string, string>, headers: Record<string, string>): Promise<Map<string, RoundFigure>> {
+  const servers = new Map<string, BenchServer>();
   try {
-    await checkRoute(server, headers, NOTES);
-    if (config.warmup > 0) await load(server, { amount: config.warmup, connections: config.connections, headers, phase: 'warm-up' });
-    const before = await server.cpu();
-    const run = await load(server, { amount: config.requests, connections: config.connections, headers, phase: 'measure' });
-    const after = await server.cpu();
-    const userUs = after.userUs - before.userUs;
-    const systemUs = after.systemUs - before.systemUs;
-    return {
-      round,
-      cpuUsPerRequest: (userUs + systemUs) / run.requests,
-      userUs,
-      systemUs,
-      requestsPerSecond: run.requests / (run.durationMs / 1000),
-      requests: run.requests,
-      durationMs: run.durationMs,
-      rssBytes: after.rss,
-    };
+    for (const variant of VARIANTS) {
+      servers.set(variant.key, await BenchServer.start(variant.framework, variant.variant, env, config.pin ? 0 : undefined));
+    }
+    for (const server of servers.values()) {
+      await checkRoute(server, headers, NOTES);
+      if (config.warmup > 0) await load(server, { amount: config.warmup, connections: config.connections, headers, phase: 'warm-up' });
+    }
+    const totals = new Map(VARIANTS.map((v) => [v.key, { userUs: 0, systemUs: 0, requests: 0, durationMs: 0, rss: 0 }]));
+    const base = Math.floor(config.requests / config.slices);
+    for (let slice = 0; slice < config.slices; slice++) {
+      const amount = slice === config.slices - 1 ? config.requests - base * (config.slices - 1) : base;
+      const order = (round + slice) % 2 === 1 ? VARIANTS : [...VARIANTS].reverse();
+      for (const variant of order) {
+        const server = servers.get(variant.key)!;
+        const total = totals.get(variant.key)!;
+        const before = await server.cpu();
+        const run = await load(server, { amount, connections: config.connections, headers, phase: `round ${round}, slice ${slice + 1}` });
+        const after = await server.cpu();
+        total.userUs += after.userUs - before.userUs;
+        total.systemUs += after.systemUs - before.systemUs;
+        total.requests += run.requests;
+        total.durationMs += run.durationMs;
+        total.rss = after.rss;
+      }
+    }
+    const out = new Map<string, RoundFigure>();
+    for (const [key, t] of totals) {
+      out.set(key, {
+        round,
+        cpuUsPerRequest: (t.userUs + t.systemUs) / t.requests,
+        userUs: t.userUs,
+        systemUs: t.systemUs,
+        requestsPerSecond: t.requests / (t.durationMs / 1000),
+        requests: t.requests,
+        durationMs: t.durationMs,
+        rssBytes: t.rss,
+      });
+    }
+    return out;
   } finally {
-    await server.stop();
+    await Promise.all([...servers.values()].map((server) => server.stop()));
   }
 }
 
@@ -138,6 +174,7 @@ function median(values: number[]): number {
 const us = (v: number): string => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)) : 'n/a');
 const ratio = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}×` : v > 0 ? '∞' : 'n/a');
 const rps = (v: number): string => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '');
+const signed = (v: number): string => `${v < 0 ? '−' : '+'}${us(Math.abs(v))}`;
 const range = (values: number[]): string => (values.length === 0 ? '' : `${us(Math.min(...values))}–${us(Math.max(...values))}`);
 
 interface Row {
@@ -221,14 +258,14 @@ async function main(): Promise<number> {
     appMicro = await benchAppRequest({ iterations: config.micro.appRequestIterations, samples: config.micro.samples });
   }
 
-  // --- Servers, in rounds; the order is reversed every other round (ABBA) so drift of a shared
-  // machine falls on both sides of each comparison.
+  // --- Servers, in rounds of fresh processes; within a round the servers take turns in short
+  // bursts (see measureRound) so drift of a shared machine falls on both sides of each comparison.
   const figures = new Map<string, RoundFigure[]>(VARIANTS.map((v) => [v.key, []]));
   try {
     for (let round = 1; round <= config.rounds; round++) {
-      const order = round % 2 === 1 ? VARIANTS : [...VARIANTS].reverse();
-      for (const variant of order) {
-        const figure = await measure(variant, round, env, headers);
+      const results = await measureRound(round, env, headers);
+      for (const variant of VARIANTS) {
+        const figure = results.get(variant.key)!;
         figures.get(variant.key)!.push(figure);
         console.log(
           `round ${round}/${config.rounds}  ${variant.key.padEnd(24)} ${us(figure.cpuUsPerRequest).padStart(7)} µs CPU/req ` +
@@ -302,7 +339,7 @@ async function main(): Promise<number> {
     const pass = addedRatio >= 3;
     rows.push({
       id: '2',
-      scenario: `added CPU: hono/jwt +${us(addedHono)} µs ÷ tenancy(fromJwt) +${us(addedTenancy)} µs (plain hono/jwt ÷ tenancy(fromJwt): ${ratio(plain)})`,
+      scenario: `added CPU: hono/jwt ${signed(addedHono)} µs ÷ tenancy(fromJwt) ${signed(addedTenancy)} µs (plain hono/jwt ÷ tenancy(fromJwt): ${ratio(plain)})`,
       value: '',
       spread: '',
       baseline: 'hono-bare',
@@ -396,7 +433,7 @@ async function main(): Promise<number> {
       value: us(ten),
       spread: range(appMicro.tenancyNs.map((n) => n / 1000)),
       baseline: 'app.request bare',
-      ratio: `${ratio(ten / bare)} (+${us(ten - bare)} µs)`,
+      ratio: `${ratio(ten / bare)} (${signed(ten - bare)} µs)`,
       target: '—',
       result: '',
       rps: '',
@@ -410,7 +447,7 @@ async function main(): Promise<number> {
   const note =
     `Server rows: CPU time (user + system) of the server process per request, median of ${config.rounds} rounds of ` +
     `${config.requests.toLocaleString('en-US')} requests (${config.connections} connections, after ${config.warmup.toLocaleString('en-US')} warm-up), ` +
-    `one fresh process per server and round; ratio = ratio of medians (range of the per-round paired ratios in parentheses). ` +
+    `one fresh process per server and round, each round's requests sent in ${config.slices} bursts taking turns between the servers; ratio = ratio of medians (range of the per-round paired ratios in parentheses). ` +
     `In-process rows (4, 5): wall µs per call, median of ${config.micro.samples} samples. ` +
     `Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, load average ${load0[0]!.toFixed(2)} → ${load1[0]!.toFixed(2)}; ${elapsedS.toFixed(0)} s.`;
 

@@ -14,6 +14,8 @@ export interface TenantryEvents {
   'pool:open': { tenantId: string };
   /** The pool retired a client (LRU, idle TTL, invalidation, replacement, close). */
   'pool:evict': { tenantId: string; reason: string };
+  /** The quota store (or a gauge) failed; the quota's fail mode decided the outcome. */
+  'quota:store-error': { store: string; message: string };
 }
 
 /** Name of a tenantry event. */

@@ -31,8 +31,23 @@ export type { ClientLease, DatabaseConnection } from './router/pool.js';
 export type { RequestScope } from './router/scope.js';
 export { memoryRegistry, libsqlRegistry } from './registry/index.js';
 export type { TenantListFilter, TenantRegistry } from './registry/index.js';
+export { memoryQuotaStore, QUOTA_NAMES, quotaKey } from './quota/index.js';
+export type {
+  CounterDecision,
+  CounterRequest,
+  FailMode,
+  MemoryQuotaStoreOptions,
+  QuotaCheckOptions,
+  QuotaCheckResult,
+  QuotaName,
+  QuotaOptions,
+  QuotaReason,
+  QuotaService,
+  QuotaStore,
+  RateAdmission,
+} from './quota/index.js';
 export { toProblem } from './middleware/problem.js';
 export type { Problem, ProblemDetails } from './middleware/problem.js';
 export { problemResponse } from './middleware/fetch.js';
-export type { TenancyOptions } from './middleware/options.js';
+export type { QuotaMiddlewareOptions, TenancyOptions } from './middleware/options.js';
 export * from './protocol/index.js';

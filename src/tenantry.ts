@@ -11,6 +11,7 @@ import { TenantryEmitter } from './events.js';
 import type { TenantryEventName, TenantryListener } from './events.js';
 import { embeddedDefaults } from './node/defaults.js';
 import type { KernelContext, TenantRuntimeContext } from './protocol/index.js';
+import { QuotaService } from './quota/service.js';
 import { RegistryCache } from './registry/cache.js';
 import type { TenantRegistry } from './registry/types.js';
 import { ClientPool } from './router/pool.js';
@@ -28,6 +29,7 @@ const START_TIME = Date.now();
 export interface TenantryStats {
   pool: { size: number; leased: number; hits: number; misses: number; opens: number; evictions: number; closed: number };
   registry: { size: number; hits: number; misses: number; stale: number; negativeHits: number };
+  quota: { store: string; storeFailures: number; gauges: number };
 }
 
 /** What a session passed to `resolveTenant()` may be. */
@@ -51,6 +53,13 @@ export interface ITenantRouter {
 export class Tenantry implements ITenantRouter {
   /** The control plane: where tenant records live. */
   readonly registry: TenantRegistry;
+  /**
+   * Quotas: `check`, `enforce`, `consume` and `usage` (see the README's "Quotas").
+   *
+   * @example
+   * await tenantry.quota.enforce('maxRecordsPerObject', { object: 'notes', add: 1 });
+   */
+  readonly quota: QuotaService;
   readonly #config: ResolvedConfig;
   readonly #cache: RegistryCache;
   readonly #pool: ClientPool;
@@ -94,7 +103,23 @@ export class Tenantry implements ITenantRouter {
       startTime: START_TIME,
       features: Object.freeze({ ...config.features }),
     });
-    this.#router = new TenantRouter(config, this.#cache, this.#pool, kernel);
+    this.quota = new QuotaService(
+      config.quota,
+      {
+        current: () => {
+          const scope = currentScope();
+          return scope instanceof RequestScope && scope.owner === this.#pool ? scope : undefined;
+        },
+        open: async (tenantId) => this.#router.openById(parseTenantId(tenantId, 'quota'), 'quota'),
+      },
+      config.now,
+      (error) => {
+        if (this.#events.has('quota:store-error')) {
+          this.#events.emit('quota:store-error', { store: this.quota.storeName, message: error instanceof Error ? error.message : String(error) });
+        }
+      },
+    );
+    this.#router = new TenantRouter(config, this.#cache, this.#pool, kernel, this.quota);
   }
 
   /** Absolute folder of the embedded defaults, or `undefined` when none is used. */
@@ -110,11 +135,33 @@ export class Tenantry implements ITenantRouter {
   openScope(request: RequestView, optional = false): RequestScope | undefined | Promise<RequestScope | undefined> {
     try {
       const scope = this.#router.open(request, optional);
-      if (scope instanceof Promise) return scope.then((s) => this.#resolved(s), (err: unknown) => this.#rejected(err));
-      return this.#resolved(scope);
+      if (scope instanceof Promise) return scope.then((s) => this.#admitted(s), (err: unknown) => this.#rejected(err));
+      return this.#admitted(scope);
     } catch (err) {
       return this.#rejected(err);
     }
+  }
+
+  /** The rate step of the request path (the tenant's `apiRateLimit`), then the event. */
+  #admitted(scope: RequestScope | undefined): RequestScope | undefined | Promise<RequestScope | undefined> {
+    if (scope === undefined) return undefined;
+    let admission: ReturnType<QuotaService['admit']>;
+    try {
+      admission = this.quota.admit(scope.context);
+    } catch (err) {
+      return this.#rejected(err);
+    }
+    if (admission instanceof Promise) {
+      return admission.then(
+        (a) => {
+          scope.rate = a;
+          return this.#resolved(scope);
+        },
+        (err: unknown) => this.#rejected(err),
+      );
+    }
+    scope.rate = admission;
+    return this.#resolved(scope);
   }
 
   /** Runs `fn` inside `scope`: `getTenant()` and `getTenantClient()` see it. */
@@ -160,12 +207,14 @@ export class Tenantry implements ITenantRouter {
       throw err;
     }
     const entered = scope!;
+    let response: Response;
     try {
-      return await runWithTenant(entered, () => handler(request, entered.context));
+      response = await runWithTenant(entered, () => handler(request, entered.context));
     } catch (err) {
       if (isTenantryError(err)) return problemResponse(err);
       throw err;
     }
+    return withHeaders(response, entered.rate?.headers);
   }
 
   /**
@@ -208,11 +257,12 @@ export class Tenantry implements ITenantRouter {
   invalidateCache(tenantId: string): void {
     this.#cache.invalidate(tenantId);
     this.#pool.invalidate(tenantId);
+    this.quota.invalidate(tenantId);
   }
 
-  /** Pool and registry-cache counters. */
+  /** Pool, registry-cache and quota counters. */
   stats(): TenantryStats {
-    return { pool: this.#pool.stats(), registry: this.#cache.stats() };
+    return { pool: this.#pool.stats(), registry: this.#cache.stats(), quota: this.quota.stats() };
   }
 
   /**
@@ -232,6 +282,7 @@ export class Tenantry implements ITenantRouter {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.#pool.close();
+      await this.quota.close();
       if (this.#ownsRegistry) await this.registry.close?.();
     })();
     return this.#closing;
@@ -254,6 +305,21 @@ export class Tenantry implements ITenantRouter {
     }
     throw error;
   }
+}
+
+/** `response` with `headers` added (a copy when its headers are immutable). */
+function withHeaders(response: Response, headers: Readonly<Record<string, string>> | undefined): Response {
+  if (headers === undefined) return response;
+  let target = response;
+  for (const [name, value] of Object.entries(headers)) {
+    try {
+      target.headers.set(name, value);
+    } catch {
+      target = new Response(target.body, target);
+      target.headers.set(name, value);
+    }
+  }
+  return target;
 }
 
 function isFetchRequest(session: TenantSession): session is Request {

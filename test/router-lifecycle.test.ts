@@ -10,7 +10,7 @@ describe('the tenant router (ITenantRouter)', () => {
   afterEach(() => env.close());
 
   it('resolveTenant accepts a fetch Request, a tenant id, and answers with the runtime context', async () => {
-    env = await testTenantry({ resolvers: [fromHeader()], plans: { pro: { apiRateLimit: 600, maxObjects: 10 } } });
+    env = await testTenantry({ resolvers: [fromHeader()], plans: { free: {}, pro: { apiRateLimit: 600, maxObjects: 10 }, enterprise: {} } });
     await env.addTenant('acme', { plan: 'pro', quotas: { maxObjects: 50 }, region: 'eu-west' });
     const byRequest = await env.tenantry.resolveTenant(new Request('http://x/', { headers: { 'x-tenant-id': 'acme' } }));
     expect(byRequest).toMatchObject({

@@ -5,7 +5,7 @@
 import { Hono } from 'hono';
 import { createTenantry, fromHeader, fromJwt, fromSubdomain, getTenant, getTenantClient } from 'tenantry';
 import type { Tenantry } from 'tenantry';
-import { tenancy } from 'tenantry/hono';
+import { quota, tenancy, tenantryErrorHandler } from 'tenantry/hono';
 
 /** Demo tenants created on first run. */
 export const DEMO_TENANTS = [
@@ -32,7 +32,12 @@ export function createNotesTenantry(options: NotesOptions): Tenantry {
       fromSubdomain({ baseDomains: ['localhost'] }),
       fromHeader(),
     ],
-    plans: { free: { apiRateLimit: 60 }, pro: { apiRateLimit: 600 } },
+    // free: 30 requests a minute and 10 notes; pro: more; enterprise: no limits
+    plans: {
+      free: { apiRateLimit: 30, maxRecordsPerObject: 10 },
+      pro: { apiRateLimit: 600, maxRecordsPerObject: 10_000 },
+      enterprise: {},
+    },
   });
 }
 
@@ -52,6 +57,7 @@ export async function seedDemoTenants(tenantry: Tenantry): Promise<void> {
 /** The Hono app. */
 export function createNotesApp(tenantry: Tenantry): Hono {
   const app = new Hono();
+  app.onError(tenantryErrorHandler());
   app.get('/health', (c) => c.json({ ok: true }));
   app.use('*', tenancy(tenantry, { exclude: ['/health'] }));
 
@@ -66,7 +72,10 @@ export function createNotesApp(tenantry: Tenantry): Hono {
     return c.json({ tenant: c.var.tenant.tenantId, notes: rows });
   });
 
-  app.post('/notes', async (c) => {
+  app.get('/usage', async (c) => c.json(await tenantry.quota.usage()));
+
+  // the 11th note of a free tenant is refused with 403 QUOTA_EXCEEDED before the handler runs
+  app.post('/notes', quota('maxRecordsPerObject', { object: 'notes' }), async (c) => {
     const body = await c.req.json<{ text?: unknown }>().catch(() => ({ text: undefined }));
     if (typeof body.text !== 'string' || body.text.length === 0 || body.text.length > 1000) {
       return c.json({ error: 'text must be a string of 1 to 1000 characters' }, 400);

@@ -22,6 +22,7 @@ const port = (server.address() as AddressInfo).port;
 
 interface Answer {
   status: number;
+  headers: Record<string, string | string[] | undefined>;
   body: { notes?: { text: string }[]; code?: string };
 }
 
@@ -31,7 +32,7 @@ function call(method: string, path: string, headers: Record<string, string>, bod
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text ? JSON.parse(text) : {} }));
     });
     req.on('error', reject);
     req.end(body);
@@ -73,15 +74,34 @@ check('unknown tenant', 'header initech', unknown, unknown.status === 404 && unk
 const none = await call('GET', '/notes', { host: host() });
 check('no tenant at all', 'no header', none, none.status === 401 && none.body.code === 'TENANT_NOT_RESOLVED', none.body.code ?? '');
 
+// quotas: globex is on the free plan (10 notes, 30 requests a minute) and has 1 note
+let posted = 0;
+let refused: Answer | undefined;
+for (let i = 2; i <= 11; i++) {
+  const res = await call('POST', '/notes', { host: host('globex'), 'content-type': 'application/json' }, JSON.stringify({ text: `globex note ${i}` }));
+  if (res.status === 201) posted++;
+  else refused = res;
+}
+check('11th note of a free tenant', 'POST /notes x10', refused ?? { status: 0, headers: {}, body: {} }, posted === 9 && refused?.status === 403 && refused.body.code === 'QUOTA_EXCEEDED', `${posted} more posted, then ${refused?.body.code ?? 'nothing refused'}`);
+
+let limited: Answer | undefined;
+for (let i = 0; i < 40 && limited === undefined; i++) {
+  const res = await call('GET', '/notes', { host: host('globex') });
+  if (res.status === 429) limited = res;
+}
+const rateHeaders = limited ? `RateLimit: ${String(limited.headers['ratelimit'])}; Retry-After: ${String(limited.headers['retry-after'])}` : 'never limited';
+check('free plan: 30 requests/minute', 'GET /notes in a loop', limited ?? { status: 0, headers: {}, body: {} }, limited?.status === 429 && limited.body.code === 'RATE_LIMITED' && /^"free";r=0;t=\d+$/.test(String(limited.headers['ratelimit'])) && limited.headers['ratelimit-policy'] === '"free";q=30;w=60' && Number(limited.headers['retry-after']) >= 1, rateHeaders);
+
 server.close();
 await tenantry.close();
 rmSync(dataDir, { recursive: true, force: true });
 
 const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+const width = 60;
 console.log('\ntenantry notes demo\n');
-console.log(`${'check'.padEnd(30)} ${'how'.padEnd(26)} ${'status'.padEnd(6)} ${'result'.padEnd(52)} ok`);
+console.log(`${'check'.padEnd(30)} ${'how'.padEnd(26)} ${'status'.padEnd(6)} ${'result'.padEnd(width)} ok`);
 for (const r of rows) {
-  console.log(`${r.check.padEnd(30)} ${r.how.padEnd(26)} ${String(r.status).padEnd(6)} ${cut(r.result, 52).padEnd(52)} ${r.ok ? 'yes' : 'NO'}`);
+  console.log(`${r.check.padEnd(30)} ${r.how.padEnd(26)} ${String(r.status).padEnd(6)} ${cut(r.result, width).padEnd(width)} ${r.ok ? 'yes' : 'NO'}`);
 }
 const failed = rows.filter((r) => !r.ok).length;
 console.log(failed === 0 ? '\nall checks passed' : `\n${failed} check(s) failed`);

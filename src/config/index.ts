@@ -6,6 +6,9 @@
 import type { Client } from '@libsql/client';
 import { TENANT_ID_PATTERN, TenantQuotaSchema, TenantPlanSchema } from '../protocol/index.js';
 import type { KernelContext, TenantPlan, TenantQuota } from '../protocol/index.js';
+import { resolveQuotaOptions } from '../quota/options.js';
+import type { QuotaOptions, ResolvedQuotaOptions } from '../quota/options.js';
+import type { QuotaStore } from '../quota/types.js';
 import type { TenantRegistry } from '../registry/types.js';
 import type { TenantResolver } from '../router/types.js';
 
@@ -58,8 +61,17 @@ export interface TenantryOptions {
   databases?: DatabaseOptions;
   /** The registry lookup cache. */
   cache?: CacheOptions;
-  /** Quotas per plan; a tenant record's `quotas` override its plan's. Default: no limits. */
+  /**
+   * Quotas per plan; a tenant record's `quotas` override its plan's. When given, every plan
+   * (`free`, `pro`, `enterprise`) must be declared: `{}` means no limits. Default: no limits.
+   * `apiRateLimit` is enforced on every request by the adapters; the others by
+   * `tenantry.quota.enforce()` and the `quota()` middleware.
+   */
   plans?: Partial<Record<TenantPlan, TenantQuota>>;
+  /** Where quota counters live. Default `memoryQuotaStore()` (per process). */
+  quotaStore?: QuotaStore;
+  /** Quota enforcement settings: fail modes, timeouts, gauges, headers. */
+  quotas?: QuotaOptions;
   /** Tenant used when no resolver finds one (instead of `TENANT_NOT_RESOLVED`). */
   defaultTenant?: string;
   /**
@@ -97,6 +109,7 @@ export interface ResolvedConfig {
   idleTtlMs: number;
   cache: Required<CacheOptions>;
   plans: Partial<Record<TenantPlan, TenantQuota>>;
+  quota: ResolvedQuotaOptions;
   defaultTenant: string | undefined;
   trustProxy: boolean;
   suspendedAccess: 'deny' | 'read-only';
@@ -113,6 +126,7 @@ const PLACEHOLDER = /\{tenant(?:_id)?\}/;
 const OPTION_KEYS: ReadonlySet<string> = new Set([
   'resolvers', 'registry', 'dataDir', 'databases', 'cache', 'plans', 'defaultTenant', 'trustProxy',
   'suspendedAccess', 'unavailableRetryAfterSeconds', 'mode', 'version', 'features', 'now', 'createClient',
+  'quotaStore', 'quotas',
 ] satisfies (keyof TenantryOptions)[]);
 const DATABASE_KEYS: ReadonlySet<string> = new Set(['urlTemplate', 'authToken', 'maxClients', 'idleTtlMs'] satisfies (keyof DatabaseOptions)[]);
 const CACHE_KEYS: ReadonlySet<string> = new Set(['max', 'ttlMs', 'negativeTtlMs', 'staleIfErrorMs'] satisfies (keyof CacheOptions)[]);
@@ -175,6 +189,19 @@ export function resolveConfig(options: TenantryOptions, defaultResolvers: () => 
     }
   }
 
+  const planNames = TenantPlanSchema.options;
+  if (Object.keys(plans).length > 0) {
+    for (const plan of planNames) {
+      if (plans[plan] === undefined) {
+        throw new TypeError(`createTenantry: plans.${plan} is missing: declare every plan ({} means no limits)`);
+      }
+    }
+  }
+  const quota = resolveQuotaOptions(options.quotaStore, options.quotas);
+  if (quota.users === undefined && planNames.some((plan) => plans[plan]?.maxUsers !== undefined)) {
+    throw new TypeError('createTenantry: a plan sets maxUsers, so quotas.users (a function counting a tenant\'s users) is required');
+  }
+
   const defaultTenant = optionalString(options.defaultTenant, 'defaultTenant');
   if (defaultTenant !== undefined && !TENANT_ID_PATTERN.test(defaultTenant)) {
     throw new TypeError('createTenantry: defaultTenant is not a valid tenant id');
@@ -208,6 +235,7 @@ export function resolveConfig(options: TenantryOptions, defaultResolvers: () => 
       staleIfErrorMs: integer(cache.staleIfErrorMs, 'cache.staleIfErrorMs', 300_000, 0),
     },
     plans,
+    quota,
     defaultTenant,
     trustProxy: boolean(options.trustProxy, 'trustProxy', false),
     suspendedAccess,

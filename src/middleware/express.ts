@@ -15,11 +15,13 @@ import type { TenantRuntimeContext } from '../protocol/index.js';
 import type { RequestScope } from '../router/scope.js';
 import type { RequestView } from '../router/types.js';
 import type { Tenantry } from '../tenantry.js';
-import { resolveTenancyOptions } from './options.js';
-import type { TenancyOptions } from './options.js';
+import type { QuotaName } from '../quota/types.js';
+import { resolveQuotaMiddlewareOptions, resolveTenancyOptions } from './options.js';
+import type { QuotaMiddlewareOptions, TenancyOptions } from './options.js';
+import { scopeQuota } from './quota.js';
 import { toProblem } from './problem.js';
 
-export type { TenancyOptions } from './options.js';
+export type { QuotaMiddlewareOptions, TenancyOptions } from './options.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -95,10 +97,37 @@ export function tenantryErrorHandler(): ErrorRequestHandler {
   };
 }
 
+/**
+ * Route-level quota middleware: for the listed methods (default POST), enforces quota `name`
+ * for the request's tenant before the handler runs (`QUOTA_EXCEEDED`, `RATE_LIMITED` or
+ * `STORE_UNAVAILABLE` as problem+json). Use after `tenancy()`.
+ *
+ * @example
+ * app.post('/notes', quota('maxRecordsPerObject', { object: 'notes' }), createNote);
+ */
+export function quota(name: QuotaName, options?: QuotaMiddlewareOptions): RequestHandler {
+  const { methods, check } = resolveQuotaMiddlewareOptions(name, options);
+  return function quotaMiddleware(req: Request, res: Response, next: NextFunction): void {
+    if (!methods.has(req.method)) return next();
+    let service;
+    try {
+      service = scopeQuota();
+    } catch (err) {
+      return refuse(err, res, next);
+    }
+    service.enforce(name, check).then(
+      () => next(),
+      (err: unknown) => refuse(err, res, next),
+    );
+  };
+}
+
 function enter(scope: RequestScope | undefined, req: Request, res: Response, next: NextFunction): void {
   if (scope === undefined) return next();
   req.tenant = scope.context;
   res.locals['tenant'] = scope.context;
+  const headers = scope.rate?.headers;
+  if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]!);
   runWithTenant(scope, next);
 }
 

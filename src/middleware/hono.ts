@@ -6,7 +6,7 @@
  * app.use('*', tenancy(tenantry));
  * app.get('/notes', async (c) => c.json((await (await getTenantClient()).execute('select * from notes')).rows));
  */
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context, ErrorHandler, MiddlewareHandler } from 'hono';
 import { runWithTenant } from '../context/index.js';
 import { isTenantryError } from '../errors/index.js';
 import type { TenantryError } from '../errors/index.js';
@@ -14,12 +14,14 @@ import type { TenantRuntimeContext } from '../protocol/index.js';
 import type { RequestScope } from '../router/scope.js';
 import type { RequestView } from '../router/types.js';
 import type { Tenantry } from '../tenantry.js';
-import { resolveTenancyOptions } from './options.js';
-import type { TenancyOptions } from './options.js';
+import type { QuotaName } from '../quota/types.js';
+import { resolveQuotaMiddlewareOptions, resolveTenancyOptions } from './options.js';
+import type { QuotaMiddlewareOptions, TenancyOptions } from './options.js';
+import { scopeQuota } from './quota.js';
 import { hostOfUrl } from './fetch.js';
 import { toProblem } from './problem.js';
 
-export type { TenancyOptions } from './options.js';
+export type { QuotaMiddlewareOptions, TenancyOptions } from './options.js';
 
 /** Variables `tenancy()` sets on the Hono context: `c.var.tenant`. */
 export type TenantVariables = {
@@ -77,10 +79,53 @@ export function tenancy(tenantry: Tenantry, options?: TenancyOptions): Middlewar
       await next();
     } else {
       c.set('tenant', scope.context);
+      const headers = scope.rate?.headers;
+      if (headers !== undefined) for (const name in headers) c.header(name, headers[name]);
       await runWithTenant(scope, next);
     }
     if (c.error !== undefined && isTenantryError(c.error)) c.res = problem(c, c.error);
     return undefined;
+  };
+}
+
+/**
+ * Route-level quota middleware: for the listed methods (default POST), enforces quota `name`
+ * for the request's tenant before the handler runs (`QUOTA_EXCEEDED`, `RATE_LIMITED` or
+ * `STORE_UNAVAILABLE` as problem+json). Use after `tenancy()`.
+ *
+ * @example
+ * app.post('/notes', quota('maxRecordsPerObject', { object: 'notes' }), createNote);
+ */
+export function quota(name: QuotaName, options?: QuotaMiddlewareOptions): MiddlewareHandler {
+  const { methods, check } = resolveQuotaMiddlewareOptions(name, options);
+  return async function quotaMiddleware(c, next) {
+    if (!methods.has(c.req.method)) return next();
+    try {
+      await scopeQuota().enforce(name, check);
+    } catch (err) {
+      if (isTenantryError(err)) return problem(c, err);
+      throw err;
+    }
+    return next();
+  };
+}
+
+/**
+ * An `app.onError` handler that answers `TenantryError`s as problem+json without logging them
+ * (Hono's default handler logs every error before `tenancy()` maps it), and hands every other
+ * error to `fallback` (default: Hono's behaviour: an `HTTPException`'s own response, else a
+ * logged 500).
+ *
+ * @example
+ * app.onError(tenantryErrorHandler());
+ */
+export function tenantryErrorHandler(fallback?: ErrorHandler): ErrorHandler {
+  return (err, c) => {
+    if (isTenantryError(err)) return problem(c, err);
+    if (fallback !== undefined) return fallback(err, c);
+    if (typeof (err as { getResponse?: unknown }).getResponse === 'function') return (err as { getResponse(): Response }).getResponse();
+    console.error(err);
+    return c.text('Internal Server Error', 500);
   };
 }
 

@@ -54,3 +54,35 @@ export function resolveTenancyOptions(options: TenancyOptions | undefined): { op
   if (options.optional !== undefined && typeof options.optional !== 'boolean') throw new TypeError('tenancy: optional must be a boolean');
   return { optional: options.optional ?? false, excluded: compileExclude(options.exclude) };
 }
+
+/** Options of the route-level `quota()` middleware. */
+export interface QuotaMiddlewareOptions {
+  /** Table the `maxRecordsPerObject` quota is about. */
+  object?: string;
+  /** Units each matching request adds. Default 1. */
+  add?: number;
+  /** HTTP methods the quota applies to. Default `['POST']`. */
+  methods?: readonly string[];
+}
+
+/** Validates `quota()` middleware options; throws a `TypeError` naming the option. */
+export function resolveQuotaMiddlewareOptions(name: string, options: QuotaMiddlewareOptions | undefined): {
+  methods: ReadonlySet<string>;
+  check: { object?: string; add: number };
+} {
+  const o = options ?? {};
+  if (typeof name !== 'string') throw new TypeError('quota: the quota name must be a string');
+  const methods = o.methods ?? ['POST'];
+  if (!Array.isArray(methods) || methods.length === 0 || methods.some((m) => typeof m !== 'string' || m.length === 0)) {
+    throw new TypeError('quota: methods must be a non-empty array of HTTP methods');
+  }
+  const add = o.add ?? 1;
+  if (!Number.isSafeInteger(add) || add < 0) throw new TypeError('quota: add must be an integer >= 0');
+  if (name === 'maxRecordsPerObject' && (typeof o.object !== 'string' || o.object.length === 0)) {
+    throw new TypeError('quota: maxRecordsPerObject needs the object (table) it counts');
+  }
+  return {
+    methods: new Set(methods.map((m) => m.toUpperCase())),
+    check: o.object === undefined ? { add } : { object: o.object, add },
+  };
+}

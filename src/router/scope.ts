@@ -2,6 +2,7 @@ import type { Client } from '@libsql/client';
 import { TenantryError, isTenantryError } from '../errors/index.js';
 import type { TenantScope } from '../context/index.js';
 import type { TenantRecord, TenantRuntimeContext } from '../protocol/index.js';
+import type { QuotaService, RateAdmission } from '../quota/service.js';
 import { leasedClient } from './leased-client.js';
 import type { ClientLease, ClientPool, DatabaseConnection } from './pool.js';
 
@@ -19,14 +20,27 @@ export class RequestScope implements TenantScope {
   readonly readOnly: boolean;
   /** The pool of the tenantry instance that opened this scope. */
   readonly owner: ClientPool;
+  /** The quotas of the tenantry instance that opened this scope. */
+  readonly quota: QuotaService;
+  /** The outcome of the request's rate step (headers for the response), when one ran. */
+  rate: RateAdmission | undefined;
   readonly #connection: DatabaseConnection;
   #client: Client | undefined;
 
-  constructor(context: TenantRuntimeContext, record: TenantRecord, readOnly: boolean, pool: ClientPool, connection: DatabaseConnection) {
+  constructor(
+    context: TenantRuntimeContext,
+    record: TenantRecord,
+    readOnly: boolean,
+    pool: ClientPool,
+    connection: DatabaseConnection,
+    quota: QuotaService,
+  ) {
     this.context = context;
     this.record = record;
     this.readOnly = readOnly;
     this.owner = pool;
+    this.quota = quota;
+    this.rate = undefined;
     this.#connection = connection;
   }
 

@@ -2,6 +2,7 @@ import { TenantryError } from '../errors/index.js';
 import { fillTemplate } from '../config/index.js';
 import type { ResolvedConfig } from '../config/index.js';
 import type { KernelContext, TenantQuota, TenantRecord, TenantRuntimeContext } from '../protocol/index.js';
+import type { QuotaService } from '../quota/service.js';
 import type { RegistryCache } from '../registry/cache.js';
 import { runResolvers } from './chain.js';
 import type { Client } from '@libsql/client';
@@ -37,9 +38,11 @@ export class TenantRouter {
   readonly #kernel: KernelContext;
   readonly #env: ResolverEnv;
   readonly #views = new WeakMap<TenantRecord, RecordView>();
+  readonly #quota: QuotaService;
 
-  constructor(config: ResolvedConfig, cache: RegistryCache, pool: ClientPool, kernel: KernelContext) {
+  constructor(config: ResolvedConfig, cache: RegistryCache, pool: ClientPool, kernel: KernelContext, quota: QuotaService) {
     this.#config = config;
+    this.#quota = quota;
     this.#cache = cache;
     this.#pool = pool;
     this.#kernel = kernel;
@@ -153,7 +156,7 @@ export class TenantRouter {
       requestId: nextRequestId(),
       source: identity.source,
     };
-    return new RequestScope(context, found, readOnly, this.#pool, view.connection);
+    return new RequestScope(context, found, readOnly, this.#pool, view.connection, this.#quota);
   }
 
   /** Lets active tenants through; returns true when the tenant is served read-only. */

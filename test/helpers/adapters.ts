@@ -8,7 +8,7 @@ import express from 'express';
 import { Hono } from 'hono';
 import { TenantryError, getTenant, getTenantClient, tryGetTenant } from '../../src/index.js';
 import type { TenancyOptions, Tenantry, TenantryErrorCode } from '../../src/index.js';
-import { tenancy as honoTenancy } from '../../src/middleware/hono.js';
+import { tenancy as honoTenancy, tenantryErrorHandler as honoErrors } from '../../src/middleware/hono.js';
 import { tenancy as expressTenancy, tenantryErrorHandler } from '../../src/middleware/express.js';
 
 export type AdapterKind = 'hono' | 'express' | 'fetch';
@@ -72,6 +72,7 @@ export async function harness(kind: AdapterKind, tenantry: Tenantry, options?: T
 
   if (kind === 'hono') {
     const app = new Hono();
+    app.onError(honoErrors());
     app.use('*', honoTenancy(tenantry, options));
     app.all('*', async (c) => {
       const r = await route(c.req.method, c.req.path, counter);

@@ -1,0 +1,14 @@
+/**
+ * `tenantry/redis`: quota counters in Redis, shared by every instance of a deployment.
+ * Needs the optional peer dependency `ioredis` (≥ 5).
+ *
+ * @example
+ * import Redis from 'ioredis';
+ * import { createTenantry } from 'tenantry';
+ * import { redisQuotaStore } from 'tenantry/redis';
+ *
+ * const redis = new Redis(process.env.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+ * const tenantry = createTenantry({ quotaStore: redisQuotaStore({ client: redis }) });
+ */
+export { redisQuotaStore } from './redis-store.js';
+export type { RedisQuotaStore, RedisQuotaStoreOptions } from './redis-store.js';
