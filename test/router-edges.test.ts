@@ -107,3 +107,14 @@ describe('edges of tenant isolation', () => {
     expect(await res.text()).toBe('acme');
   });
 });
+
+describe('the client a request gets', () => {
+  it('survives a handler calling close() on it: other requests of the tenant keep working', async () => {
+    const env = await testTenantry({ resolvers: [fromHeader()] });
+    await env.addTenant('acme');
+    await env.tenantry.withTenant('acme', async () => (await getTenantClient()).close());
+    const marker = await env.tenantry.withTenant('acme', async () => (await (await getTenantClient()).execute('select tenant from marker')).rows[0]?.['tenant']);
+    expect(marker).toBe('acme');
+    await env.close();
+  });
+});

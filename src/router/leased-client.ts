@@ -23,8 +23,17 @@ import type { ClientLease } from './pool.js';
  * const db = leasedClient(() => pool.acquire('acme', { url }), url);
  * await db.execute('select 1');  // leases, runs, releases
  */
-export function leasedClient(acquire: () => ClientLease, url: string): Client {
-  return new LeasedClient(acquire, protocolOf(url));
+export function leasedClient(acquire: () => ClientLease, url: string, options: LeasedClientOptions = {}): Client {
+  return new LeasedClient(acquire, protocolOf(url), options.shared === true);
+}
+
+/** Options of {@link leasedClient}. */
+export interface LeasedClientOptions {
+  /**
+   * The facade is shared by many callers (every request of a tenant): `close()` and
+   * `reconnect()` do nothing, so one caller cannot detach it for the others. Default false.
+   */
+  shared?: boolean;
 }
 
 /**
@@ -48,11 +57,13 @@ export function protocolOf(url: string): string {
 class LeasedClient implements Client {
   readonly #acquire: () => ClientLease;
   readonly #protocol: string;
+  readonly #shared: boolean;
   #detached = false;
 
-  constructor(acquire: () => ClientLease, protocol: string) {
+  constructor(acquire: () => ClientLease, protocol: string, shared: boolean) {
     this.#acquire = acquire;
     this.#protocol = protocol;
+    this.#shared = shared;
   }
 
   /** Leases a client for the duration of `operation`. Async, so a throwing acquire rejects. */
@@ -111,14 +122,14 @@ class LeasedClient implements Client {
     return this.#run((client) => client.sync());
   }
 
-  /** Detaches this facade. The pooled client is not closed. */
+  /** Detaches this facade (a shared facade ignores it). The pooled client is not closed. */
   close(): void {
-    this.#detached = true;
+    if (!this.#shared) this.#detached = true;
   }
 
   /** Re-attaches a facade detached by `close()`. */
   reconnect(): void {
-    this.#detached = false;
+    if (!this.#shared) this.#detached = false;
   }
 
   get closed(): boolean {

@@ -8,6 +8,7 @@ import type { ClientLease, ClientPool, DatabaseConnection } from './pool.js';
 
 const READ_WRITE = Object.freeze({ readOnly: false });
 const READ_ONLY = Object.freeze({ readOnly: true });
+const SHARED = Object.freeze({ shared: true });
 
 /**
  * The scope of one request or `withTenant` call. Its client leases the tenant's pooled client
@@ -24,15 +25,14 @@ export class RequestScope implements TenantScope {
   readonly quota: QuotaService;
   /** The outcome of the request's rate step (headers for the response), when one ran. */
   rate: RateAdmission | undefined;
-  readonly #connection: DatabaseConnection;
-  #client: Client | undefined;
+  readonly #clients: ScopeClients;
 
   constructor(
     context: TenantRuntimeContext,
     record: TenantRecord,
     readOnly: boolean,
     pool: ClientPool,
-    connection: DatabaseConnection,
+    clients: ScopeClients,
     quota: QuotaService,
   ) {
     this.context = context;
@@ -41,16 +41,40 @@ export class RequestScope implements TenantScope {
     this.owner = pool;
     this.quota = quota;
     this.rate = undefined;
-    this.#connection = connection;
+    this.#clients = clients;
   }
 
   client(): Promise<Client> {
-    this.#client ??= leasedClient(() => this.#acquire(), this.#connection.url);
-    return Promise.resolve(this.#client);
+    return Promise.resolve(this.readOnly ? this.#clients.readOnly() : this.#clients.readWrite());
+  }
+}
+
+/**
+ * The clients of one tenant record: a read-write and a read-only client that each lease the
+ * pooled client per operation. They hold no per-request state, so every scope of the record
+ * shares them (no allocation per request).
+ */
+export class ScopeClients {
+  readonly #pool: ClientPool;
+  readonly #tenantId: string;
+  readonly #connection: DatabaseConnection;
+  #readWrite: Client | undefined;
+  #readOnly: Client | undefined;
+
+  constructor(pool: ClientPool, tenantId: string, connection: DatabaseConnection) {
+    this.#pool = pool;
+    this.#tenantId = tenantId;
+    this.#connection = connection;
   }
 
-  #acquire(): ClientLease {
-    return acquireCoded(this.owner, this.record.id, this.#connection, this.readOnly);
+  readWrite(): Client {
+    this.#readWrite ??= leasedClient(() => acquireCoded(this.#pool, this.#tenantId, this.#connection, false), this.#connection.url, SHARED);
+    return this.#readWrite;
+  }
+
+  readOnly(): Client {
+    this.#readOnly ??= leasedClient(() => acquireCoded(this.#pool, this.#tenantId, this.#connection, true), this.#connection.url, SHARED);
+    return this.#readOnly;
   }
 }
 

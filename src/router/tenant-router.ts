@@ -8,7 +8,7 @@ import { runResolvers } from './chain.js';
 import type { Client } from '@libsql/client';
 import { leasedClient } from './leased-client.js';
 import type { ClientLease, ClientPool, DatabaseConnection } from './pool.js';
-import { RequestScope, acquireCoded } from './scope.js';
+import { RequestScope, ScopeClients, acquireCoded } from './scope.js';
 import type { RequestView, ResolverEnv, TenantIdentity } from './types.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -24,6 +24,8 @@ function nextRequestId(): string {
 interface RecordView {
   base: Omit<TenantRuntimeContext, 'requestId' | 'source'>;
   connection: DatabaseConnection;
+  /** The tenant's per-operation leasing clients, shared by every scope of this record. */
+  clients: ScopeClients;
 }
 
 /**
@@ -156,7 +158,7 @@ export class TenantRouter {
       requestId: nextRequestId(),
       source: identity.source,
     };
-    return new RequestScope(context, found, readOnly, this.#pool, view.connection, this.#quota);
+    return new RequestScope(context, found, readOnly, this.#pool, view.clients, this.#quota);
   }
 
   /** Lets active tenants through; returns true when the tenant is served read-only. */
@@ -182,7 +184,8 @@ export class TenantRouter {
   #view(record: TenantRecord): RecordView {
     let view = this.#views.get(record);
     if (view === undefined) {
-      view = { base: this.#baseContext(record), connection: this.#connection(record) };
+      const connection = this.#connection(record);
+      view = { base: this.#baseContext(record), connection, clients: new ScopeClients(this.#pool, record.id, connection) };
       this.#views.set(record, view);
     }
     return view;
