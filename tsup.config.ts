@@ -6,6 +6,7 @@ export default defineConfig({
     hono: 'src/middleware/hono.ts',
     express: 'src/middleware/express.ts',
     redis: 'src/redis/index.ts',
+    turso: 'src/turso/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

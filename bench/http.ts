@@ -27,10 +27,10 @@ const START_TIMEOUT_MS = 20_000;
 const IPC_TIMEOUT_MS = 10_000;
 
 /**
- * Pins every thread of process `pid` to CPU `cpu` with `taskset` (Linux). Returns false when
- * that is not possible; the bench then runs unpinned.
+ * Pins every thread of process `pid` to CPU `cpu` (a number, or a taskset list such as `'0-1'`)
+ * with `taskset` (Linux). Returns false when that is not possible; the bench then runs unpinned.
  */
-export function pin(pid: number, cpu: number): boolean {
+export function pin(pid: number, cpu: number | string): boolean {
   try {
     execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
     return true;
@@ -204,8 +204,17 @@ export async function load(
   return out;
 }
 
-/** One request with fetch: the route must answer 200 and the expected JSON. */
-export async function checkRoute(server: BenchServer, headers: Record<string, string>, expected: unknown): Promise<void> {
+/** Response headers a route must (`present`) or must not (`absent`) answer with. */
+export interface HeaderExpectations {
+  present?: readonly string[];
+  absent?: readonly string[];
+}
+
+/**
+ * One request with fetch: the route must answer 200 and the expected JSON, with the headers of
+ * `expectHeaders.present` (e.g. `ratelimit` for a rate-limited variant) and none of `absent`.
+ */
+export async function checkRoute(server: BenchServer, headers: Record<string, string>, expected: unknown, expectHeaders: HeaderExpectations = {}): Promise<void> {
   let res: Response;
   try {
     res = await fetch(`http://127.0.0.1:${server.port}/notes`, { headers });
@@ -215,4 +224,10 @@ export async function checkRoute(server: BenchServer, headers: Record<string, st
   const body = await res.text();
   if (res.status !== 200) throw new BenchError(`server ${server.name}: GET /notes answered ${res.status}: ${body.slice(0, 300)}`);
   if (body !== JSON.stringify(expected)) throw new BenchError(`server ${server.name}: GET /notes answered an unexpected body: ${body.slice(0, 300)}`);
+  for (const name of expectHeaders.present ?? []) {
+    if (res.headers.get(name) === null) throw new BenchError(`server ${server.name}: GET /notes answered without a ${name} header`);
+  }
+  for (const name of expectHeaders.absent ?? []) {
+    if (res.headers.get(name) !== null) throw new BenchError(`server ${server.name}: GET /notes answered with a ${name} header it should not send`);
+  }
 }

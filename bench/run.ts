@@ -9,7 +9,12 @@
  *   BENCH_SLICES       bursts each round's requests are cut into (default 5; quick 2)
  *   BENCH_CONNECTIONS  autocannon connections                    (default 50)
  *   BENCH_QUERY=0      skip the optional `select 1` scenario
- *   BENCH_MICRO=0      skip the in-process micro-benchmarks (scenarios 4 and 5)
+ *   BENCH_MICRO=0      skip the in-process micro-benchmarks (scenarios 4, 5 and 6)
+ *   BENCH_QUOTA=0      skip the quota scenarios (6, 7 = server hono-tenancy-rate, 8 = Redis limiters)
+ *   BENCH_REDIS=0      skip scenario 8 only (the Redis limiters)
+ *   BENCH_REDIS_URL    Redis of scenario 8                       (default redis://127.0.0.1:6379)
+ *   BENCH_REDIS_CHECKS checks per limiter and round in scenario 8 (default 100000; quick 5000)
+ *   BENCH_REDIS_ROUNDS rounds of scenario 8                      (default 5; quick 3)
  *   BENCH_ONLY=a,b     only these servers (keys as printed, e.g. hono-bare,hono-tenancy-header)
  *   BENCH_PIN=0        do not pin (default on Linux with 2+ CPUs: servers on CPU 0, autocannon on CPU 1)
  *   BENCH_QUICK=1      smoke run: small counts everywhere
@@ -20,9 +25,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { BenchError, BenchServer, checkRoute, killAll, load, pin } from './http.js';
-import type { Framework } from './http.js';
+import type { Framework, HeaderExpectations } from './http.js';
 import { benchAppRequest, benchJwtCache, sinkValue } from './micro.js';
 import type { AppRequestResult, JwtCacheResult, JwtMaterial } from './micro.js';
+import { benchMemoryLimiter, benchRateAdmission, benchRedisLimiters, quotaSinkValue } from './quota.js';
+import type { MemoryLimiterResult, RateAdmissionResult, RedisLimiterResult } from './quota.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -39,6 +46,19 @@ function intEnv(name: string, fallback: number, min = 1): number {
 }
 
 const quick = process.env['BENCH_QUICK'] === '1';
+const quotaEnabled = process.env['BENCH_QUOTA'] !== '0';
+const redisUrl = process.env['BENCH_REDIS_URL'] || 'redis://127.0.0.1:6379';
+
+/** The Redis URL without a password, for the log and the JSON. */
+function redactUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.password !== '') url.password = '***';
+    return url.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
 const config = {
   quick,
   requests: intEnv('BENCH_REQUESTS', quick ? 3_000 : 20_000),
@@ -56,6 +76,20 @@ const config = {
     appRequestIterations: quick ? 2_000 : 20_000,
     samples: quick ? 3 : 5,
   },
+  quota: {
+    enabled: quotaEnabled,
+    /** 6: checks per sample and side of the memory limiters, keys over `limiterTenants` tenants. */
+    limiterIterations: quick ? 100_000 : 1_000_000,
+    limiterTenants: 1_000,
+    /** 8: the Redis limiters. */
+    redis: quotaEnabled && process.env['BENCH_REDIS'] !== '0',
+    redisUrl: redactUrl(redisUrl),
+    redisChecks: intEnv('BENCH_REDIS_CHECKS', quick ? 5_000 : 100_000),
+    redisWarmup: quick ? 2_000 : 20_000,
+    redisRounds: intEnv('BENCH_REDIS_ROUNDS', quick ? 3 : 5),
+    redisConcurrency: 50,
+    redisTenants: 100,
+  },
 };
 
 if (Math.floor(config.requests / config.slices) < config.connections || (config.warmup > 0 && config.warmup < config.connections)) {
@@ -71,16 +105,36 @@ interface Variant {
   framework: Framework;
   variant: string;
   label: string;
+  /** Headers the route must or must not answer with (checked once per round before the warm-up). */
+  expectHeaders?: HeaderExpectations;
+  /** Optional groups, off with BENCH_QUERY=0 / BENCH_QUOTA=0 unless named in BENCH_ONLY. */
+  group?: 'query' | 'quota';
 }
 
 const ALL_VARIANTS: Variant[] = [
   { key: 'hono-bare', framework: 'hono', variant: 'bare', label: 'Hono, bare' },
-  { key: 'hono-tenancy-header', framework: 'hono', variant: 'tenancy-header', label: 'Hono, tenancy(fromHeader())' },
+  { key: 'hono-tenancy-header', framework: 'hono', variant: 'tenancy-header', label: 'Hono, tenancy(fromHeader())', expectHeaders: { absent: ['ratelimit'] } },
+  {
+    key: 'hono-tenancy-rate',
+    framework: 'hono',
+    variant: 'tenancy-rate',
+    label: 'Hono, tenancy(fromHeader()) + plan apiRateLimit (memory store; rate step + RateLimit headers on every request)',
+    expectHeaders: { present: ['ratelimit', 'ratelimit-policy'] },
+    group: 'quota',
+  },
+  {
+    key: 'hono-tenancy-rate-noheaders',
+    framework: 'hono',
+    variant: 'tenancy-rate-noheaders',
+    label: 'Hono, tenancy(fromHeader()) + plan apiRateLimit, quotas.headers false (diagnostic: the rate step without the RateLimit headers)',
+    expectHeaders: { absent: ['ratelimit', 'ratelimit-policy'] },
+    group: 'quota',
+  },
   { key: 'hono-context-storage', framework: 'hono', variant: 'context-storage', label: 'Hono, hono/context-storage (AsyncLocalStorage only), no tenancy' },
   { key: 'hono-tenancy-jwt', framework: 'hono', variant: 'tenancy-jwt', label: 'Hono, tenancy(fromJwt()), one repeated token' },
   { key: 'hono-jwt', framework: 'hono', variant: 'hono-jwt', label: 'Hono, hono/jwt HS256, no tenancy' },
-  { key: 'hono-bare-query', framework: 'hono', variant: 'bare-query', label: 'Hono, bare + own client, `select 1`' },
-  { key: 'hono-tenancy-query', framework: 'hono', variant: 'tenancy-query', label: 'Hono, tenancy(fromHeader()) + `select 1`' },
+  { key: 'hono-bare-query', framework: 'hono', variant: 'bare-query', label: 'Hono, bare + own client, `select 1`', group: 'query' },
+  { key: 'hono-tenancy-query', framework: 'hono', variant: 'tenancy-query', label: 'Hono, tenancy(fromHeader()) + `select 1`', group: 'query' },
   { key: 'express-bare', framework: 'express', variant: 'bare', label: 'Express, bare' },
   { key: 'express-tenancy-header', framework: 'express', variant: 'tenancy-header', label: 'Express, tenancy(fromHeader())' },
 ];
@@ -91,7 +145,9 @@ for (const key of only) {
     process.exit(2);
   }
 }
-const VARIANTS = ALL_VARIANTS.filter((v) => (only.length === 0 ? config.query || !v.variant.endsWith('-query') : only.includes(v.key)));
+const VARIANTS = ALL_VARIANTS.filter((v) =>
+  only.length > 0 ? only.includes(v.key) : v.group === 'query' ? config.query : v.group === 'quota' ? config.quota.enabled : true,
+);
 
 const NOTES = { notes: [{ id: 1, text: 'ship the rocket skates' }] };
 
@@ -120,8 +176,9 @@ async function measureRound(round: number, env: Record<string, string>, headers:
     for (const variant of VARIANTS) {
       servers.set(variant.key, await BenchServer.start(variant.framework, variant.variant, env, config.pin ? 0 : undefined));
     }
-    for (const server of servers.values()) {
-      await checkRoute(server, headers, NOTES);
+    for (const variant of VARIANTS) {
+      const server = servers.get(variant.key)!;
+      await checkRoute(server, headers, NOTES, variant.expectHeaders);
       if (config.warmup > 0) await load(server, { amount: config.warmup, connections: config.connections, headers, phase: 'warm-up' });
     }
     const totals = new Map(VARIANTS.map((v) => [v.key, { userUs: 0, systemUs: 0, requests: 0, durationMs: 0, rss: 0 }]));
@@ -247,15 +304,49 @@ async function main(): Promise<number> {
   // --- In-process micro-benchmarks first, while no server competes for the CPU.
   let jwtMicro: JwtCacheResult | undefined;
   let appMicro: AppRequestResult | undefined;
-  if (config.micro.enabled) {
-    console.log('\nmicro: fromJwt cache hit vs jose jwtVerify ...');
-    jwtMicro = await benchJwtCache(jwt, {
-      hitIterations: config.micro.hitIterations,
-      joseIterations: config.micro.joseIterations,
-      samples: config.micro.samples,
-    });
-    console.log('micro: Hono app.request() bare vs tenancy ...');
-    appMicro = await benchAppRequest({ iterations: config.micro.appRequestIterations, samples: config.micro.samples });
+  let limiterMicro: MemoryLimiterResult | undefined;
+  let admissionMicro: RateAdmissionResult | undefined;
+  let redisBench: RedisLimiterResult | undefined;
+  try {
+    if (config.micro.enabled) {
+      console.log('\nmicro: fromJwt cache hit vs jose jwtVerify ...');
+      jwtMicro = await benchJwtCache(jwt, {
+        hitIterations: config.micro.hitIterations,
+        joseIterations: config.micro.joseIterations,
+        samples: config.micro.samples,
+      });
+      console.log('micro: Hono app.request() bare vs tenancy ...');
+      appMicro = await benchAppRequest({ iterations: config.micro.appRequestIterations, samples: config.micro.samples });
+    }
+    if (config.micro.enabled && config.quota.enabled) {
+      console.log('micro: memoryQuotaStore().slidingWindow vs RateLimiterMemory.consume ...');
+      limiterMicro = await benchMemoryLimiter({ iterations: config.quota.limiterIterations, samples: config.micro.samples, tenants: config.quota.limiterTenants });
+      console.log('micro: Hono app.request() tenancy without vs with plan apiRateLimit ...');
+      admissionMicro = await benchRateAdmission({ iterations: config.micro.appRequestIterations, samples: config.micro.samples });
+    }
+    // --- Redis limiters, in this process against the machine's Redis (no bench server running).
+    if (config.quota.redis) {
+      console.log(
+        `\nredis: tenantry redisQuotaStore vs RateLimiterRedis at ${config.quota.redisUrl}, ${config.quota.redisConcurrency} concurrent callers, ` +
+          `${config.quota.redisRounds} rounds × ${config.quota.redisChecks.toLocaleString('en-US')} checks each after ${config.quota.redisWarmup.toLocaleString('en-US')} warm-up ...`,
+      );
+      // The pinning is there to keep the servers and autocannon apart; here the other side is the
+      // Redis server (not ours to pin), so this process may run on either CPU while it runs.
+      if (config.pin) pin(process.pid, `0-${cpus().length - 1}`);
+      redisBench = await benchRedisLimiters({
+        url: redisUrl,
+        concurrency: config.quota.redisConcurrency,
+        checks: config.quota.redisChecks,
+        warmup: config.quota.redisWarmup,
+        rounds: config.quota.redisRounds,
+        tenants: config.quota.redisTenants,
+        log: (line) => console.log(line),
+      });
+      if (config.pin && !pin(process.pid, 1)) throw new BenchError('could not pin the bench process to CPU 1 again after the Redis rows');
+    }
+  } catch (err) {
+    cleanupTmp();
+    throw err;
   }
 
   // --- Servers, in rounds of fresh processes; within a round the servers take turns in short
@@ -268,7 +359,7 @@ async function main(): Promise<number> {
         const figure = results.get(variant.key)!;
         figures.get(variant.key)!.push(figure);
         console.log(
-          `round ${round}/${config.rounds}  ${variant.key.padEnd(24)} ${us(figure.cpuUsPerRequest).padStart(7)} µs CPU/req ` +
+          `round ${round}/${config.rounds}  ${variant.key.padEnd(28)} ${us(figure.cpuUsPerRequest).padStart(7)} µs CPU/req ` +
             `(user ${us(figure.userUs / figure.requests)}, sys ${us(figure.systemUs / figure.requests)})  ${rps(figure.requestsPerSecond).padStart(7)} req/s`,
         );
       }
@@ -440,6 +531,147 @@ async function main(): Promise<number> {
     });
     summary['app-request-micro'] = { bareUs: bare, tenancyUs: ten, ratio: ten / bare, addedUs: ten - bare };
   }
+  // 6. Quotas in process: one memory-limiter check, and the rate step of a whole request
+  if (limiterMicro !== undefined) {
+    const m = limiterMicro;
+    const calls = `${m.iterations.toLocaleString('en-US')} calls × ${m.tenantryNs.length}, keys over ${m.tenants.toLocaleString('en-US')} tenants`;
+    const rlf = median(m.rlfNs) / 1000;
+    const awaited = median(m.tenantryAwaitedNs) / 1000;
+    const sync = median(m.tenantryNs) / 1000;
+    const pass = sync <= 1;
+    rows.push({
+      id: '6',
+      scenario: `in-process: rate-limiter-flexible RateLimiterMemory, \`await consume(key)\` (fixed window; promise API, figure includes the await) (${calls}), wall`,
+      value: us(rlf),
+      spread: range(m.rlfNs.map((n) => n / 1000)),
+      baseline: '',
+      ratio: '',
+      target: '',
+      result: '',
+      rps: '',
+    });
+    rows.push({
+      id: '6',
+      scenario: 'in-process: tenantry memoryQuotaStore, `await slidingWindow(...)` (orientation: as if used as a promise API, like the row above), wall',
+      value: us(awaited),
+      spread: range(m.tenantryAwaitedNs.map((n) => n / 1000)),
+      baseline: 'RateLimiterMemory',
+      ratio: ratio(awaited / rlf),
+      target: '—',
+      result: '',
+      rps: '',
+    });
+    rows.push({
+      id: '6',
+      scenario: `in-process: tenantry memoryQuotaStore().slidingWindow({ key, limit, windowMs: 60000, cost: 1 }), synchronous as the rate step calls it (${calls}), wall`,
+      value: us(sync),
+      spread: range(m.tenantryNs.map((n) => n / 1000)),
+      baseline: 'RateLimiterMemory',
+      ratio: ratio(sync / rlf),
+      target: '≤ 1.00 µs',
+      result: pass ? 'PASS' : 'FAIL',
+      rps: '',
+    });
+    summary['quota-memory-limiter-micro'] = { tenantryUs: sync, tenantryAwaitedUs: awaited, rateLimiterMemoryUs: rlf, ratioToRateLimiterMemory: sync / rlf, target: '<= 1 us', pass };
+  }
+  if (admissionMicro !== undefined) {
+    const a = admissionMicro;
+    const noPlan = median(a.noPlanNs) / 1000;
+    const plan = median(a.planNs) / 1000;
+    rows.push({
+      id: '6',
+      scenario: `in-process: Hono app.request(), tenancy(fromHeader()), no plans, so no rate step (${a.iterations.toLocaleString('en-US')} × ${a.noPlanNs.length}), wall`,
+      value: us(noPlan),
+      spread: range(a.noPlanNs.map((n) => n / 1000)),
+      baseline: '',
+      ratio: '',
+      target: '',
+      result: '',
+      rps: '',
+    });
+    rows.push({
+      id: '6',
+      scenario: 'in-process: Hono app.request(), tenancy(fromHeader()), plan apiRateLimit: the tenantry.quota rate step (memory store) + RateLimit headers, wall',
+      value: us(plan),
+      spread: range(a.planNs.map((n) => n / 1000)),
+      baseline: 'app.request no plan',
+      ratio: `${ratio(plan / noPlan)} (${signed(plan - noPlan)} µs)`,
+      target: '—',
+      result: '',
+      rps: '',
+    });
+    summary['quota-admission-micro'] = { noPlanUs: noPlan, planUs: plan, ratio: plan / noPlan, addedUs: plan - noPlan };
+  }
+  // 7. Rate limiting on vs off, server CPU per request
+  compareRow('7', 'hono-tenancy-rate', 'hono-tenancy-header', 1.05);
+  compareRow('7', 'hono-tenancy-rate-noheaders', 'hono-tenancy-header', undefined);
+  if (has('hono-tenancy-rate', 'hono-tenancy-header')) {
+    const entry = summary['hono-tenancy-rate/hono-tenancy-header'] as Record<string, unknown>;
+    entry['addedUs'] = stat('hono-tenancy-rate').cpu - stat('hono-tenancy-header').cpu;
+    entry['minimumsRatio'] = Math.min(...stat('hono-tenancy-rate').cpus) / Math.min(...stat('hono-tenancy-header').cpus);
+  }
+  // 8. Redis limiters: throughput with concurrent callers
+  if (redisBench !== undefined) {
+    const r = redisBench;
+    const side = (pick: (round: RedisLimiterResult['rounds'][number]) => RedisLimiterResult['rounds'][number]['tenantry']) => {
+      const list = r.rounds.map(pick);
+      const rates = list.map((f) => f.checksPerSecond);
+      const cpus = list.map((f) => f.clientCpuUsPerCheck);
+      return {
+        rate: median(rates),
+        rates,
+        cpu: median(cpus),
+        cpus,
+        redisCpu: median(list.map((f) => f.redisCpuUsPerCheck)),
+        script: median(list.map((f) => f.redisScriptUsPerCall)),
+      };
+    };
+    const t = side((round) => round.tenantry);
+    const f = side((round) => round.rlf);
+    const paired = r.rounds.map((round) => round.tenantry.checksPerSecond / round.rlf.checksPerSecond);
+    const rr = t.rate / f.rate;
+    const pass = rr >= 1;
+    const how = `${r.concurrency} concurrent callers, ${r.checksPerRound.toLocaleString('en-US')} checks × ${r.rounds.length} rounds, keys over ${r.tenants} tenants, Redis ${r.redisVersion}`;
+    const tail = (x: typeof t): string =>
+      `checks/s ${rps(Math.min(...x.rates))}–${rps(Math.max(...x.rates))}; Redis server CPU ${us(x.redisCpu)} µs/check, of which the script ${us(x.script)} µs`;
+    rows.push({
+      id: '8',
+      scenario: `Redis: rate-limiter-flexible RateLimiterRedis \`consume(key)\` (fixed window, INCR script), ${how}; µs = this Node process's CPU per check (${tail(f)})`,
+      value: us(f.cpu),
+      spread: range(f.cpus),
+      baseline: '',
+      ratio: '',
+      target: '',
+      result: '',
+      rps: `${rps(f.rate)} checks/s`,
+    });
+    rows.push({
+      id: '8',
+      scenario: `Redis: tenantry redisQuotaStore().slidingWindow() (sliding window, Lua on the server clock), same load; ratio = checks/s tenantry ÷ RateLimiterRedis (${tail(t)})`,
+      value: us(t.cpu),
+      spread: range(t.cpus),
+      baseline: 'RateLimiterRedis',
+      ratio: `${ratio(rr)} (rounds ${ratio(Math.min(...paired))}–${ratio(Math.max(...paired))})`,
+      target: '≥ 1.00× checks/s',
+      result: pass ? 'PASS' : 'FAIL',
+      rps: `${rps(t.rate)} checks/s`,
+    });
+    summary['quota-redis-throughput'] = {
+      tenantryChecksPerSecond: t.rate,
+      rateLimiterRedisChecksPerSecond: f.rate,
+      ratio: rr,
+      medianPairedRatio: median(paired),
+      pairedRatios: paired,
+      tenantryClientCpuUsPerCheck: t.cpu,
+      rateLimiterRedisClientCpuUsPerCheck: f.cpu,
+      tenantryRedisCpuUsPerCheck: t.redisCpu,
+      rateLimiterRedisRedisCpuUsPerCheck: f.redisCpu,
+      tenantryRedisScriptUsPerCall: t.script,
+      rateLimiterRedisRedisScriptUsPerCall: f.script,
+      target: '>= 1',
+      pass,
+    };
+  }
 
   const elapsedS = Number(process.hrtime.bigint() - t0) / 1e9;
   const load1 = loadavg();
@@ -448,7 +680,10 @@ async function main(): Promise<number> {
     `Server rows: CPU time (user + system) of the server process per request, median of ${config.rounds} rounds of ` +
     `${config.requests.toLocaleString('en-US')} requests (${config.connections} connections, after ${config.warmup.toLocaleString('en-US')} warm-up), ` +
     `one fresh process per server and round, each round's requests sent in ${config.slices} bursts taking turns between the servers; ratio = ratio of medians (range of the per-round paired ratios in parentheses). ` +
-    `In-process rows (4, 5): wall µs per call, median of ${config.micro.samples} samples. ` +
+    `In-process rows (4, 5, 6): wall µs per call, median of ${config.micro.samples} samples. ` +
+    (redisBench === undefined
+      ? ''
+      : `Redis rows (8): median of ${redisBench.rounds.length} alternating rounds of ${redisBench.checksPerRound.toLocaleString('en-US')} checks per limiter (${redisBench.concurrency} callers each awaiting one check at a time), separate ioredis clients, Redis on the same machine. `) +
     `Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, load average ${load0[0]!.toFixed(2)} → ${load1[0]!.toFixed(2)}; ${elapsedS.toFixed(0)} s.`;
 
   console.log(`\n${table}\n\n${note}\n`);
@@ -468,6 +703,7 @@ async function main(): Promise<number> {
       }),
     ),
     micro: { jwtCache: jwtMicro, appRequest: appMicro, sink: sinkValue() },
+    quota: { memoryLimiter: limiterMicro, admission: admissionMicro, redis: redisBench, sink: quotaSinkValue() },
     rows,
     markdown: `${table}\n\n${note}\n`,
   };

@@ -3,6 +3,7 @@
  * only built when someone listens.
  */
 import type { TenantryErrorCode } from './errors/index.js';
+import type { ProvisioningStep } from './protocol/index.js';
 
 /** Payload of each event. */
 export interface TenantryEvents {
@@ -14,6 +15,8 @@ export interface TenantryEvents {
   'pool:open': { tenantId: string };
   /** The pool retired a client (LRU, idle TTL, invalidation, replacement, close). */
   'pool:evict': { tenantId: string; reason: string };
+  /** A provisioning step ended (completed, failed or skipped). */
+  'provisioning:step': { tenantId: string; step: ProvisioningStep };
   /** The quota store (or a gauge) failed; the quota's fail mode decided the outcome. */
   'quota:store-error': { store: string; message: string };
 }

@@ -9,7 +9,7 @@
  * app.use('*', tenancy(tenantry));
  */
 export { createTenantry, Tenantry } from './tenantry.js';
-export type { ITenantRouter, TenantHandler, TenantSession, TenantryStats } from './tenantry.js';
+export type { ITenantRouter, MigrateOptions, TenantHandler, TenantSession, TenantryStats } from './tenantry.js';
 export type { CacheOptions, DatabaseOptions, TenantryOptions } from './config/index.js';
 export { fromTursoMultiTenantConfig } from './config/turso.js';
 export type { TursoConfigExtras } from './config/turso.js';
@@ -30,6 +30,7 @@ export type { RequestView, ResolverEnv, TenantIdentity, TenantIdentityKind, Tena
 export type { ClientLease, DatabaseConnection } from './router/pool.js';
 export type { RequestScope } from './router/scope.js';
 export { memoryRegistry, libsqlRegistry } from './registry/index.js';
+export { encryptedRegistry } from './registry/encrypted.js';
 export type { TenantListFilter, TenantRegistry } from './registry/index.js';
 export { memoryQuotaStore, QUOTA_NAMES, quotaKey } from './quota/index.js';
 export type {
@@ -46,6 +47,16 @@ export type {
   QuotaStore,
   RateAdmission,
 } from './quota/index.js';
+export { localPlatform } from './platform/local.js';
+export { DATABASE_NAME_PATTERN } from './platform/types.js';
+export type { CreateDatabaseInput, CreateTokenOptions, ITursoPlatformService, PlatformDatabase, PlatformUsage } from './platform/types.js';
+export { PROVISIONING_STEPS } from './provisioning/service.js';
+export type { IProvisioningService, ProvisioningService, ProvisioningStepName } from './provisioning/service.js';
+export type { ProvisioningOptions } from './provisioning/options.js';
+export { MigrationChecksumError, MigrationError, loadMigrations, migrateDatabase, migrationChecksum } from './provisioning/migrations.js';
+export type { Migration, MigrationErrorCode } from './provisioning/migrations.js';
+export { migrateTenants } from './provisioning/migration-runner.js';
+export type { MigrationProgress, MigrationReport, MigrationTarget } from './provisioning/migration-runner.js';
 export { toProblem } from './middleware/problem.js';
 export type { Problem, ProblemDetails } from './middleware/problem.js';
 export { problemResponse } from './middleware/fetch.js';

@@ -11,12 +11,20 @@ import { TenantryEmitter } from './events.js';
 import type { TenantryEventName, TenantryListener } from './events.js';
 import { embeddedDefaults } from './node/defaults.js';
 import type { KernelContext, TenantRuntimeContext } from './protocol/index.js';
+import { createClient as createLibsqlClient } from '@libsql/client';
+import type { ITursoPlatformService } from './platform/types.js';
+import { loadMigrations } from './provisioning/migrations.js';
+import type { Migration } from './provisioning/migrations.js';
+import { migrateTenants } from './provisioning/migration-runner.js';
+import type { MigrationProgress, MigrationReport, MigrationTarget } from './provisioning/migration-runner.js';
+import { ProvisioningService } from './provisioning/service.js';
 import { QuotaService } from './quota/service.js';
 import { RegistryCache } from './registry/cache.js';
+import { encryptedRegistry } from './registry/encrypted.js';
 import type { TenantRegistry } from './registry/types.js';
 import { ClientPool } from './router/pool.js';
 import { fromHeader, parseTenantId } from './router/resolvers/index.js';
-import { RequestScope } from './router/scope.js';
+import { RequestScope, acquireCoded } from './router/scope.js';
 import { TenantRouter } from './router/tenant-router.js';
 import type { RequestView } from './router/types.js';
 import { fetchRequestView, problemResponse } from './middleware/fetch.js';
@@ -60,6 +68,15 @@ export class Tenantry implements ITenantRouter {
    * await tenantry.quota.enforce('maxRecordsPerObject', { object: 'notes', add: 1 });
    */
   readonly quota: QuotaService;
+  /**
+   * Provisioning and lifecycle (the protocol's `IProvisioningService`): `provisionTenant`,
+   * `suspendTenant`, `resumeTenant`, `destroyTenant`, `getTenantStatus`, `migrateTenantPlan`,
+   * plus `purgeExpired`.
+   *
+   * @example
+   * const result = await tenantry.provisioning.provisionTenant({ orgId: 'acme', plan: 'pro' });
+   */
+  readonly provisioning: ProvisioningService;
   readonly #config: ResolvedConfig;
   readonly #cache: RegistryCache;
   readonly #pool: ClientPool;
@@ -77,11 +94,12 @@ export class Tenantry implements ITenantRouter {
       const embedded = embeddedDefaults(config.dataDir, needRegistry, needDatabases);
       config.registry ??= embedded.registry;
       config.urlTemplate ??= embedded.urlTemplate;
+      config.platform ??= embedded.platform;
       config.dataDir = embedded.dataDir;
     }
     this.#config = config;
     this.#ownsRegistry = needRegistry;
-    this.registry = config.registry!;
+    this.registry = config.secretKey === undefined ? config.registry! : encryptedRegistry(config.registry!, config.secretKey);
     this.#cache = new RegistryCache(this.registry, { ...config.cache, now: config.now });
     this.#pool = new ClientPool({
       maxClients: config.maxClients,
@@ -120,6 +138,19 @@ export class Tenantry implements ITenantRouter {
       },
     );
     this.#router = new TenantRouter(config, this.#cache, this.#pool, kernel, this.quota);
+    const openClient = config.createClient ?? createLibsqlClient;
+    this.provisioning = new ProvisioningService({
+      registry: this.registry,
+      platform: config.platform ?? missingPlatform(),
+      options: config.provisioning,
+      now: config.now,
+      openClient: (url, authToken) => openClient(authToken === undefined ? { url } : { url, authToken }),
+      invalidate: (tenantId) => this.invalidateCache(tenantId),
+      onStep: (tenantId, step) => {
+        if (this.#events.has('provisioning:step')) this.#events.emit('provisioning:step', { tenantId, step });
+      },
+      readOnlyWhenSuspended: config.suspendedAccess === 'read-only',
+    });
   }
 
   /** Absolute folder of the embedded defaults, or `undefined` when none is used. */
@@ -260,6 +291,45 @@ export class Tenantry implements ITenantRouter {
     this.quota.invalidate(tenantId);
   }
 
+  /**
+   * Applies migrations to every active tenant database (default: `provisioning.migrations`),
+   * each migration in one transaction, recorded in the tenant's `_tenantry_migrations` table.
+   * One tenant failing does not stop the others; running it again resumes; an edited,
+   * already-applied migration is refused for that tenant (checksum mismatch).
+   *
+   * @example
+   * const report = await tenantry.migrate({ migrations: './migrations', concurrency: 8 });
+   * if (report.failed.length > 0) process.exitCode = 1;
+   */
+  async migrate(options: MigrateOptions = {}): Promise<MigrationReport> {
+    const migrations =
+      options.migrations === undefined ? await this.provisioning.configuredMigrations() : await loadMigrations(options.migrations);
+    const records = await this.registry.list({ status: 'active' });
+    const wanted = options.tenants === undefined ? undefined : new Set(options.tenants);
+    const pool = this.#pool;
+    const router = this.#router;
+    async function* targets(): AsyncGenerator<MigrationTarget> {
+      for (const record of records) {
+        if (wanted !== undefined && !wanted.has(record.id)) continue;
+        // a tenant whose database cannot be opened is one failed tenant, not a failed run
+        let lease: ReturnType<typeof acquireCoded> | undefined;
+        yield {
+          tenantId: record.id,
+          get client() {
+            lease ??= acquireCoded(pool, record.id, router.connectionOf(record), false);
+            return lease.client;
+          },
+          release: () => lease?.release(),
+        };
+      }
+    }
+    const runOptions: Parameters<typeof migrateTenants>[2] = { now: this.#config.now };
+    if (options.concurrency !== undefined) runOptions.concurrency = options.concurrency;
+    if (options.dryRun !== undefined) runOptions.dryRun = options.dryRun;
+    if (options.onProgress !== undefined) runOptions.onProgress = options.onProgress;
+    return migrateTenants(targets(), migrations, runOptions);
+  }
+
   /** Pool, registry-cache and quota counters. */
   stats(): TenantryStats {
     return { pool: this.#pool.stats(), registry: this.#cache.stats(), quota: this.quota.stats() };
@@ -305,6 +375,31 @@ export class Tenantry implements ITenantRouter {
     }
     throw error;
   }
+}
+
+/** Options of `tenantry.migrate()`. */
+export interface MigrateOptions {
+  /** A folder of `*.sql` files or `[{ id, sql }]`. Default: `provisioning.migrations`. */
+  migrations?: string | readonly Migration[];
+  /** Tenants migrated at once. Default 8. */
+  concurrency?: number;
+  /** Report what would be applied, change nothing. Default false. */
+  dryRun?: boolean;
+  /** Only these tenants (ids). Default: every active tenant. */
+  tenants?: readonly string[];
+  /** Called after each tenant. */
+  onProgress?: (progress: MigrationProgress) => void;
+}
+
+/** The platform stand-in when none is configured: every call is refused, saying why. */
+function missingPlatform(): ITursoPlatformService {
+  const refuse = (): Promise<never> =>
+    Promise.reject(
+      new TypeError(
+        'no platform configured: pass createTenantry({ platform }) (tursoPlatform from tenantry/turso, or your own) to provision tenants whose databases are not the embedded default',
+      ),
+    );
+  return { createDatabase: refuse, deleteDatabase: refuse, listDatabases: refuse, getDatabase: refuse, createToken: refuse, revokeTokens: refuse };
 }
 
 /** `response` with `headers` added (a copy when its headers are immutable). */

@@ -4,6 +4,10 @@
  *
  *   bare            no tenancy
  *   tenancy-header  tenancy(fromHeader()); the handler awaits getTenantClient()
+ *   tenancy-rate    tenancy-header, with plans { free: { apiRateLimit: 1e9 }, pro: {}, enterprise: {} }: every
+ *                   request passes the rate step (memory quota store) and gets RateLimit headers
+ *   tenancy-rate-noheaders  tenancy-rate with quotas: { headers: false }: the rate step without the
+ *                   RateLimit headers (diagnostic: splits the cost of the step from the cost of the headers)
  *   tenancy-jwt     tenancy(fromJwt({ secret, HS256, issuer, audience })); same handler
  *   hono-jwt        hono/jwt (HS256, iss, aud), no tenancy; the handler answers at once
  *   context-storage hono/context-storage (Hono's own AsyncLocalStorage middleware), no tenancy;
@@ -21,15 +25,19 @@ import { tenancy } from '../../dist/hono.js';
 import { NOTES, dataDir, listenOn, run, settings } from './harness.mjs';
 
 const { variant, jwtSecret, jwtIssuer, jwtAudience } = settings;
+/** Every request stays far below this limit, so each passes the rate step (kept equal to RATE_PLANS in bench/quota.ts). */
+const RATE_PLANS = { free: { apiRateLimit: 1_000_000_000 }, pro: {}, enterprise: {} };
 const folder = dataDir();
 const app = new Hono();
 let cleanup;
 
-function makeTenantry(resolvers) {
+function makeTenantry(resolvers, plans, quotas) {
   const tenantry = createTenantry({
     resolvers,
     registry: memoryRegistry([{ id: 'acme' }]),
     databases: { urlTemplate: `file:${folder}/{tenant}.db` },
+    ...(plans === undefined ? {} : { plans }),
+    ...(quotas === undefined ? {} : { quotas }),
   });
   cleanup = () => tenantry.close();
   return tenantry;
@@ -41,6 +49,15 @@ switch (variant) {
     break;
   case 'tenancy-header':
     app.use('*', tenancy(makeTenantry([fromHeader()])));
+    app.get('/notes', async (c) => {
+      await getTenantClient();
+      return c.json(NOTES);
+    });
+    break;
+  case 'tenancy-rate':
+  case 'tenancy-rate-noheaders':
+    // Kept equal to RATE_PLANS in bench/quota.ts. Tenant acme is on the default plan, free.
+    app.use('*', tenancy(makeTenantry([fromHeader()], RATE_PLANS, variant === 'tenancy-rate-noheaders' ? { headers: false } : undefined)));
     app.get('/notes', async (c) => {
       await getTenantClient();
       return c.json(NOTES);

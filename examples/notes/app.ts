@@ -33,6 +33,14 @@ export function createNotesTenantry(options: NotesOptions): Tenantry {
       fromHeader(),
     ],
     // free: 30 requests a minute and 10 notes; pro: more; enterprise: no limits
+    // every tenant database gets the notes table, and a first note of its own
+    provisioning: {
+      migrations: [{ id: '0001_notes', sql: "create table notes (id integer primary key, text text not null, created_at text not null default (datetime()));" }],
+      seed: async (db, tenantId) => {
+        const note = DEMO_TENANTS.find((t) => t.id === tenantId)?.note ?? `Welcome, ${tenantId}`;
+        await db.execute({ sql: 'insert into notes (text) values (?)', args: [note] });
+      },
+    },
     plans: {
       free: { apiRateLimit: 30, maxRecordsPerObject: 10 },
       pro: { apiRateLimit: 600, maxRecordsPerObject: 10_000 },
@@ -41,16 +49,11 @@ export function createNotesTenantry(options: NotesOptions): Tenantry {
   });
 }
 
-/** Creates the two demo tenants and their notes table, once. */
+/** Creates the two demo tenants through provisioning, once: database, migrations, seed note. */
 export async function seedDemoTenants(tenantry: Tenantry): Promise<void> {
   for (const tenant of DEMO_TENANTS) {
-    if ((await tenantry.registry.get(tenant.id)) !== undefined) continue;
-    await tenantry.registry.put({ id: tenant.id, plan: tenant.plan });
-    await tenantry.withTenant(tenant.id, async () => {
-      const db = await getTenantClient();
-      await db.execute('create table if not exists notes (id integer primary key, text text not null, created_at text not null default (datetime()))');
-      await db.execute({ sql: 'insert into notes (text) values (?)', args: [tenant.note] });
-    });
+    const result = await tenantry.provisioning.provisionTenant({ orgId: tenant.id, plan: tenant.plan });
+    if (result.status !== 'active') throw new Error(`provisioning ${tenant.id} failed: ${result.error ?? result.status}`);
   }
 }
 

@@ -54,6 +54,15 @@ const rows: { check: string; how: string; status: number; result: string; ok: bo
 const check = (name: string, how: string, answer: Answer, ok: boolean, result: string) =>
   rows.push({ check: name, how, status: answer.status, result, ok });
 
+const statuses = await Promise.all(['acme', 'globex'].map((id) => tenantry.provisioning.getTenantStatus(id)));
+rows.push({
+  check: 'tenants provisioned',
+  how: 'provisionTenant',
+  status: 0,
+  result: statuses.map((r) => `${r.tenantId}: ${r.status} (${r.plan})`).join(', '),
+  ok: statuses.every((r) => r.status === 'active'),
+});
+
 await call('POST', '/notes', { host: host('acme'), 'content-type': 'application/json' }, JSON.stringify({ text: 'acme secret plan' }));
 
 const acme = await call('GET', '/notes', { host: host('acme') });
@@ -92,6 +101,14 @@ for (let i = 0; i < 40 && limited === undefined; i++) {
 const rateHeaders = limited ? `RateLimit: ${String(limited.headers['ratelimit'])}; Retry-After: ${String(limited.headers['retry-after'])}` : 'never limited';
 check('free plan: 30 requests/minute', 'GET /notes in a loop', limited ?? { status: 0, headers: {}, body: {} }, limited?.status === 429 && limited.body.code === 'RATE_LIMITED' && /^"free";r=0;t=\d+$/.test(String(limited.headers['ratelimit'])) && limited.headers['ratelimit-policy'] === '"free";q=30;w=60' && Number(limited.headers['retry-after']) >= 1, rateHeaders);
 
+// lifecycle: suspend acme, then resume it
+await tenantry.provisioning.suspendTenant('acme');
+const suspended = await call('GET', '/notes', { host: host('acme') });
+check('acme suspended', 'suspendTenant', suspended, suspended.status === 403 && suspended.body.code === 'TENANT_SUSPENDED', suspended.body.code ?? '');
+await tenantry.provisioning.resumeTenant('acme');
+const resumed = await call('GET', '/notes', { host: host('acme') });
+check('acme resumed', 'resumeTenant', resumed, resumed.status === 200 && texts(resumed).includes('acme secret plan'), texts(resumed));
+
 server.close();
 await tenantry.close();
 rmSync(dataDir, { recursive: true, force: true });
@@ -101,7 +118,7 @@ const width = 60;
 console.log('\ntenantry notes demo\n');
 console.log(`${'check'.padEnd(30)} ${'how'.padEnd(26)} ${'status'.padEnd(6)} ${'result'.padEnd(width)} ok`);
 for (const r of rows) {
-  console.log(`${r.check.padEnd(30)} ${r.how.padEnd(26)} ${String(r.status).padEnd(6)} ${cut(r.result, width).padEnd(width)} ${r.ok ? 'yes' : 'NO'}`);
+  console.log(`${r.check.padEnd(30)} ${r.how.padEnd(26)} ${(r.status === 0 ? '-' : String(r.status)).padEnd(6)} ${cut(r.result, width).padEnd(width)} ${r.ok ? 'yes' : 'NO'}`);
 }
 const failed = rows.filter((r) => !r.ok).length;
 console.log(failed === 0 ? '\nall checks passed' : `\n${failed} check(s) failed`);

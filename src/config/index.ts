@@ -9,6 +9,10 @@ import type { KernelContext, TenantPlan, TenantQuota } from '../protocol/index.j
 import { resolveQuotaOptions } from '../quota/options.js';
 import type { QuotaOptions, ResolvedQuotaOptions } from '../quota/options.js';
 import type { QuotaStore } from '../quota/types.js';
+import type { ITursoPlatformService } from '../platform/types.js';
+import { resolveProvisioningOptions } from '../provisioning/options.js';
+import type { ProvisioningOptions, ResolvedProvisioningOptions } from '../provisioning/options.js';
+import { parseSecretKey } from '../registry/encrypted.js';
 import type { TenantRegistry } from '../registry/types.js';
 import type { TenantResolver } from '../router/types.js';
 
@@ -72,6 +76,22 @@ export interface TenantryOptions {
   quotaStore?: QuotaStore;
   /** Quota enforcement settings: fail modes, timeouts, gauges, headers. */
   quotas?: QuotaOptions;
+  /**
+   * The platform client that creates and deletes tenant databases and their tokens:
+   * `tursoPlatform(...)` from `tenantry/turso`, or your own `ITursoPlatformService`.
+   * Default: `localPlatform()` (files under `<dataDir>/tenants`) when tenant databases use
+   * the embedded default; with your own `databases.urlTemplate` and no platform,
+   * provisioning is refused with a `TypeError` (nothing is created in the wrong place).
+   */
+  platform?: ITursoPlatformService;
+  /** Provisioning and lifecycle settings: migrations, seed data, grace period, tokens. */
+  provisioning?: ProvisioningOptions;
+  /**
+   * 32-byte key (a `Uint8Array`, or base64 / base64url) that encrypts tenant database tokens
+   * in the registry (JWE `dir` + `A256GCM`). Without it tokens are stored as plaintext:
+   * anyone who can read the control plane can open every tenant database.
+   */
+  secretKey?: string | Uint8Array;
   /** Tenant used when no resolver finds one (instead of `TENANT_NOT_RESOLVED`). */
   defaultTenant?: string;
   /**
@@ -110,6 +130,9 @@ export interface ResolvedConfig {
   cache: Required<CacheOptions>;
   plans: Partial<Record<TenantPlan, TenantQuota>>;
   quota: ResolvedQuotaOptions;
+  platform: ITursoPlatformService | undefined;
+  provisioning: ResolvedProvisioningOptions;
+  secretKey: Uint8Array | undefined;
   defaultTenant: string | undefined;
   trustProxy: boolean;
   suspendedAccess: 'deny' | 'read-only';
@@ -126,7 +149,7 @@ const PLACEHOLDER = /\{tenant(?:_id)?\}/;
 const OPTION_KEYS: ReadonlySet<string> = new Set([
   'resolvers', 'registry', 'dataDir', 'databases', 'cache', 'plans', 'defaultTenant', 'trustProxy',
   'suspendedAccess', 'unavailableRetryAfterSeconds', 'mode', 'version', 'features', 'now', 'createClient',
-  'quotaStore', 'quotas',
+  'quotaStore', 'quotas', 'platform', 'provisioning', 'secretKey',
 ] satisfies (keyof TenantryOptions)[]);
 const DATABASE_KEYS: ReadonlySet<string> = new Set(['urlTemplate', 'authToken', 'maxClients', 'idleTtlMs'] satisfies (keyof DatabaseOptions)[]);
 const CACHE_KEYS: ReadonlySet<string> = new Set(['max', 'ttlMs', 'negativeTtlMs', 'staleIfErrorMs'] satisfies (keyof CacheOptions)[]);
@@ -236,6 +259,9 @@ export function resolveConfig(options: TenantryOptions, defaultResolvers: () => 
     },
     plans,
     quota,
+    platform: checkPlatform(options.platform),
+    provisioning: resolveProvisioningOptions(options.provisioning),
+    secretKey: options.secretKey === undefined ? undefined : parseSecretKey(options.secretKey, 'secretKey'),
     defaultTenant,
     trustProxy: boolean(options.trustProxy, 'trustProxy', false),
     suspendedAccess,
@@ -256,6 +282,14 @@ export function fillTemplate(template: string, tenantId: string): string {
 function modeFromEnv(): KernelContext['mode'] {
   const env = typeof process === 'undefined' ? undefined : process.env?.['NODE_ENV'];
   return env === 'production' ? 'production' : env === 'test' ? 'test' : 'development';
+}
+
+function checkPlatform(platform: ITursoPlatformService | undefined): ITursoPlatformService | undefined {
+  if (platform === undefined) return undefined;
+  for (const method of ['createDatabase', 'deleteDatabase', 'listDatabases', 'getDatabase', 'createToken', 'revokeTokens'] as const) {
+    if (typeof platform?.[method] !== 'function') throw new TypeError(`createTenantry: platform.${method} must be a function`);
+  }
+  return platform;
 }
 
 function refuseUnknownKeys(value: object, known: ReadonlySet<string>, prefix: string): void {

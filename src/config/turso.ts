@@ -29,8 +29,10 @@ export interface TursoConfigExtras extends Omit<TenantryOptions, 'resolvers' | '
  * `maxCachedConnections` and `connectionCacheTTL` (seconds) the pool bounds,
  * `tenantResolverStrategy` the resolver (`header` → `fromHeader`, `subdomain` →
  * `fromSubdomain`, `path` → `fromPath`, `token` → `fromJwt`, `lookup` → `fromHost`, custom
- * domains through the registry), and `lifecycle.onTenantSuspend.readOnly` the suspended
- * access. Throws a `TypeError` naming the field when the config is invalid or a strategy
+ * domains through the registry), `lifecycle.onTenantSuspend.readOnly` the suspended access,
+ * `lifecycle.onTenantSuspend.revokeTokens` and `lifecycle.onTenantDelete.gracePeriodHours`
+ * the provisioning settings. The platform client (`tursoPlatform` from `tenantry/turso`)
+ * goes in `extras.platform`. Throws a `TypeError` naming the field when the config is invalid or a strategy
  * needs a setting from `extras` that is missing.
  *
  * @example
@@ -64,6 +66,14 @@ export function fromTursoMultiTenantConfig(config: TursoMultiTenantConfig, extra
     },
   };
   if (readOnly !== undefined && rest.suspendedAccess === undefined) options.suspendedAccess = readOnly ? 'read-only' : 'deny';
+  const lifecycle = turso.lifecycle;
+  if (lifecycle?.onTenantDelete !== undefined || lifecycle?.onTenantSuspend !== undefined) {
+    options.provisioning = {
+      ...(lifecycle.onTenantDelete === undefined ? {} : { gracePeriodHours: lifecycle.onTenantDelete.gracePeriodHours }),
+      ...(lifecycle.onTenantSuspend === undefined ? {} : { revokeTokensOnSuspend: lifecycle.onTenantSuspend.revokeTokens }),
+      ...rest.provisioning,
+    };
+  }
   return options;
 }
 

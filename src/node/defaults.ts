@@ -7,6 +7,8 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { libsqlRegistry } from '../registry/libsql.js';
 import type { TenantRegistry } from '../registry/types.js';
+import { localPlatform } from '../platform/local.js';
+import type { ITursoPlatformService } from '../platform/types.js';
 
 /** Default folder of the embedded control plane and tenant databases. */
 export const DEFAULT_DATA_DIR = '.tenantry';
@@ -19,6 +21,8 @@ export interface EmbeddedDefaults {
   registry: TenantRegistry | undefined;
   /** `file:` URL template of tenant databases, when one was asked for. */
   urlTemplate: string | undefined;
+  /** The local platform that creates those tenant databases, when they were asked for. */
+  platform: ITursoPlatformService | undefined;
 }
 
 /**
@@ -29,10 +33,13 @@ export function embeddedDefaults(dataDir: string | undefined, needRegistry: bool
   const dir = resolve(dataDir ?? DEFAULT_DATA_DIR);
   mkdirSync(dir, { recursive: true });
   let urlTemplate: string | undefined;
+  let platform: ITursoPlatformService | undefined;
   if (needDatabases) {
-    mkdirSync(join(dir, 'tenants'), { recursive: true });
-    urlTemplate = `${pathToFileURL(join(dir, 'tenants')).href}/{tenant}.db`;
+    const tenants = join(dir, 'tenants');
+    mkdirSync(tenants, { recursive: true });
+    urlTemplate = `${pathToFileURL(tenants).href}/{tenant}.db`;
+    platform = localPlatform({ dir: tenants });
   }
   const registry = needRegistry ? libsqlRegistry({ url: pathToFileURL(join(dir, 'control-plane.db')).href }) : undefined;
-  return { dataDir: dir, registry, urlTemplate };
+  return { dataDir: dir, registry, urlTemplate, platform };
 }

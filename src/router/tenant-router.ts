@@ -148,6 +148,11 @@ export class TenantRouter {
     return record;
   }
 
+  /** The connection a tenant's database is reached with (record url, else the template). */
+  connectionOf(record: TenantRecord): DatabaseConnection {
+    return this.#view(record).connection;
+  }
+
   /** `method` is the HTTP method, or `undefined` for jobs (treated as reads by read-only mode). */
   #admit(record: TenantRecord | undefined, identity: TenantIdentity, method: string | undefined): RequestScope {
     const found = this.#found(record, identity);
