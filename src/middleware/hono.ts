@@ -35,10 +35,18 @@ declare module 'hono' {
   }
 }
 
+/** The Node request that @hono/node-server passes as `c.env.incoming`. */
+interface NodeIncoming {
+  httpVersion: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
 class HonoRequestView implements RequestView {
   readonly #c: Context;
+  readonly #incoming: NodeIncoming | undefined;
   constructor(c: Context) {
     this.#c = c;
+    this.#incoming = nodeIncoming(c.env);
   }
   get method(): string {
     return this.#c.req.method;
@@ -47,11 +55,31 @@ class HonoRequestView implements RequestView {
     return this.#c.req.path;
   }
   header(name: string): string | undefined {
+    const incoming = this.#incoming;
+    if (incoming !== undefined) {
+      // On Node, read the parsed headers directly: going through c.req materializes a whole
+      // fetch Request and Headers, which costs more than the rest of tenancy together.
+      const value = incoming.headers[name];
+      if (typeof value === 'string') return value;
+      if (name === 'host') {
+        const authority = incoming.headers[':authority'];
+        return typeof authority === 'string' ? authority : hostOfUrl(this.#c.req.url);
+      }
+      return undefined;
+    }
     const value = this.#c.req.header(name);
     // Without a Host header (HTTP/2 via :authority, app.request(url)), the URL carries the host.
     if (value === undefined && name === 'host') return hostOfUrl(this.#c.req.url);
     return value;
   }
+}
+
+function nodeIncoming(env: unknown): NodeIncoming | undefined {
+  const incoming = (env as { incoming?: unknown } | undefined)?.incoming as Partial<NodeIncoming> | undefined;
+  if (incoming === undefined || incoming === null || typeof incoming !== 'object') return undefined;
+  return typeof incoming.httpVersion === 'string' && typeof incoming.headers === 'object' && incoming.headers !== null
+    ? (incoming as NodeIncoming)
+    : undefined;
 }
 
 /**
