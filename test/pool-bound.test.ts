@@ -1,45 +1,17 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createClient, type Client } from '@libsql/client';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ClientPool, type ClientEvictReason, type ClientPoolOptions, type DatabaseConnection } from '../src/router/pool.js';
+import { describe, expect, it } from 'vitest';
+import { ClientPool, type ClientPoolOptions } from '../src/router/pool.js';
+import { poolFixture } from './helpers/pool.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tenantry-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const fixture = poolFixture();
+const { dir, connection } = fixture;
 
-function connection(tenantId: string): DatabaseConnection {
-  return { url: pathToFileURL(path.join(dir, `${tenantId}.db`)).href };
-}
-
-interface Opened {
-  url: string;
-  client: Client;
-  closes: number;
-}
-
-/** A pool whose clients are real libSQL file clients with their close() calls recorded. */
+/** The shared recording pool, plus `of(tenantId)`: the clients it opened for that tenant. */
 function recordingPool(options: ClientPoolOptions = {}) {
-  const opened: Opened[] = [];
-  const evicted: Array<[string, ClientEvictReason]> = [];
-  const pool = new ClientPool({
-    onEvict: (tenantId, reason) => evicted.push([tenantId, reason]),
-    ...options,
-    createClient: (config) => {
-      const client = createClient(config);
-      const record: Opened = { url: config.url, client, closes: 0 };
-      const close = client.close.bind(client);
-      client.close = () => {
-        record.closes++;
-        close();
-      };
-      opened.push(record);
-      return client;
-    },
-  });
-  const of = (tenantId: string) => opened.filter((o) => o.url === connection(tenantId).url);
-  return { pool, opened, evicted, of };
+  const recording = fixture.recordingPool(options);
+  const of = (tenantId: string) => recording.opened.filter((o) => o.url === connection(tenantId).url);
+  return { ...recording, of };
 }
 
 function use(pool: ClientPool, tenantId: string): void {

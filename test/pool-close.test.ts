@@ -1,46 +1,12 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { createClient, type Client } from '@libsql/client';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ClientPool, type ClientEvictReason, type ClientPoolOptions, type DatabaseConnection } from '../src/router/pool.js';
+import { createClient } from '@libsql/client';
+import { describe, expect, it } from 'vitest';
+import { ClientPool } from '../src/router/pool.js';
+import { poolFixture } from './helpers/pool.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tenantry-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-function connection(tenantId: string): DatabaseConnection {
-  return { url: pathToFileURL(path.join(dir, `${tenantId}.db`)).href };
-}
-
-interface Opened {
-  url: string;
-  client: Client;
-  closes: number;
-}
-
-function recordingPool(options: ClientPoolOptions = {}) {
-  const opened: Opened[] = [];
-  const evicted: Array<[string, ClientEvictReason]> = [];
-  const pool = new ClientPool({
-    onEvict: (tenantId, reason) => evicted.push([tenantId, reason]),
-    ...options,
-    createClient: (config) => {
-      const client = createClient(config);
-      const record: Opened = { url: config.url, client, closes: 0 };
-      const close = client.close.bind(client);
-      client.close = () => {
-        record.closes++;
-        close();
-      };
-      opened.push(record);
-      return client;
-    },
-  });
-  return { pool, opened, evicted };
-}
+const { connection, recordingPool } = poolFixture();
 
 /** Whether `promise` has settled, checked after the pending microtasks and I/O callbacks ran. */
 async function hasSettled(promise: Promise<unknown>): Promise<boolean> {

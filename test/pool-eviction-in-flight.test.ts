@@ -1,46 +1,18 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { createClient, type Client } from '@libsql/client';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ClientPool, type ClientEvictReason, type ClientPoolOptions, type DatabaseConnection } from '../src/router/pool.js';
+import { createClient } from '@libsql/client';
+import { describe, expect, it } from 'vitest';
+import type { ClientPoolOptions } from '../src/router/pool.js';
+import { poolFixture, type Opened } from './helpers/pool.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tenantry-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const fixture = poolFixture();
+const { connection } = fixture;
 
 /** Counts to two million: a few hundred milliseconds of work inside SQLite. */
 const LONG_QUERY =
   'with recursive c(x) as (select 1 union all select x + 1 from c where x < 2000000) select count(*) as n from c';
 
-function connection(tenantId: string): DatabaseConnection {
-  return { url: pathToFileURL(path.join(dir, `${tenantId}.db`)).href };
-}
-
-interface Opened {
-  url: string;
-  client: Client;
-  closes: number;
-}
-
+/** The shared recording pool, plus `first(tenantId)`: the first client it opened for that tenant. */
 function recordingPool(options: ClientPoolOptions = {}) {
-  const opened: Opened[] = [];
-  const evicted: Array<[string, ClientEvictReason]> = [];
-  const pool = new ClientPool({
-    onEvict: (tenantId, reason) => evicted.push([tenantId, reason]),
-    ...options,
-    createClient: (config) => {
-      const client = createClient(config);
-      const record: Opened = { url: config.url, client, closes: 0 };
-      const close = client.close.bind(client);
-      client.close = () => {
-        record.closes++;
-        close();
-      };
-      opened.push(record);
-      return client;
-    },
-  });
+  const { pool, opened, evicted } = fixture.recordingPool(options);
   const first = (tenantId: string): Opened => {
     const found = opened.find((o) => o.url === connection(tenantId).url);
     if (found === undefined) throw new Error(`no client opened for ${tenantId}`);

@@ -1,45 +1,11 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { createClient, type Client } from '@libsql/client';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { protocolOf } from '../src/router/leased-client.js';
-import { ClientPool, type ClientPoolOptions, type DatabaseConnection } from '../src/router/pool.js';
+import { poolFixture } from './helpers/pool.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tenantry-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const { connection, recordingPool } = poolFixture();
 
 const LONG_QUERY =
   'with recursive c(x) as (select 1 union all select x + 1 from c where x < 1000000) select count(*) as n from c';
-
-function connection(tenantId: string): DatabaseConnection {
-  return { url: pathToFileURL(path.join(dir, `${tenantId}.db`)).href };
-}
-
-interface Opened {
-  client: Client;
-  closes: number;
-}
-
-function recordingPool(options: ClientPoolOptions = {}) {
-  const opened: Opened[] = [];
-  const pool = new ClientPool({
-    ...options,
-    createClient: (config) => {
-      const client = createClient(config);
-      const record: Opened = { client, closes: 0 };
-      const close = client.close.bind(client);
-      client.close = () => {
-        record.closes++;
-        close();
-      };
-      opened.push(record);
-      return client;
-    },
-  });
-  return { pool, opened };
-}
 
 describe('pool client facade', () => {
   it('runs every kind of operation on a leased client and holds no lease afterwards', async () => {

@@ -1,14 +1,15 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createClient, type Client } from '@libsql/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTenantryError } from '../src/errors/index.js';
-import { ClientPool, type ClientLease, type DatabaseConnection } from '../src/router/pool.js';
+import { ClientPool, type ClientLease } from '../src/router/pool.js';
 import { readOnlyClient } from '../src/router/read-only-client.js';
+import { poolFixture } from './helpers/pool.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tenantry-'));
+// afterAll hooks run last-registered first: the pool below is closed before the fixture removes dir
+const { dir, connection } = poolFixture();
 const created: Client[] = [];
 const pool = new ClientPool({
   createClient: (config) => {
@@ -17,7 +18,7 @@ const pool = new ClientPool({
     return client;
   },
 });
-const acme: DatabaseConnection = { url: pathToFileURL(path.join(dir, 'acme.db')).href };
+const acme = connection('acme');
 let readOnly: ClientLease;
 
 beforeAll(async () => {
@@ -33,7 +34,6 @@ beforeAll(async () => {
 afterAll(async () => {
   readOnly.release();
   await pool.close();
-  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 const WRITES = [

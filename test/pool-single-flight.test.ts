@@ -1,17 +1,9 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { createClient, type Client } from '@libsql/client';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ClientPool, type DatabaseConnection, type PoolClientConfig } from '../src/router/pool.js';
+import { describe, expect, it } from 'vitest';
+import { ClientPool, type PoolClientConfig } from '../src/router/pool.js';
+import { poolFixture } from './helpers/pool.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tenantry-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-function connection(tenantId: string): DatabaseConnection {
-  return { url: pathToFileURL(path.join(dir, `${tenantId}.db`)).href };
-}
+const { connection } = poolFixture();
 
 function countingPool() {
   const calls: PoolClientConfig[] = [];

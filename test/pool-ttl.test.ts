@@ -1,26 +1,10 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { createClient, type Client } from '@libsql/client';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { ClientPool, type ClientEvictReason, type ClientPoolOptions, type DatabaseConnection } from '../src/router/pool.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { poolFixture } from './helpers/pool.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tenantry-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const { connection, recordingPool } = poolFixture();
 afterEach(() => {
   vi.useRealTimers();
 });
-
-function connection(tenantId: string): DatabaseConnection {
-  return { url: pathToFileURL(path.join(dir, `${tenantId}.db`)).href };
-}
-
-interface Opened {
-  url: string;
-  client: Client;
-  closes: number;
-}
 
 /** A fake millisecond clock starting at 0 (the pool must cope with a clock that starts at 0). */
 function fakeClock() {
@@ -31,27 +15,6 @@ function fakeClock() {
       time += ms;
     },
   };
-}
-
-function recordingPool(options: ClientPoolOptions = {}) {
-  const opened: Opened[] = [];
-  const evicted: Array<[string, ClientEvictReason]> = [];
-  const pool = new ClientPool({
-    onEvict: (tenantId, reason) => evicted.push([tenantId, reason]),
-    ...options,
-    createClient: (config) => {
-      const client = createClient(config);
-      const record: Opened = { url: config.url, client, closes: 0 };
-      const close = client.close.bind(client);
-      client.close = () => {
-        record.closes++;
-        close();
-      };
-      opened.push(record);
-      return client;
-    },
-  });
-  return { pool, opened, evicted };
 }
 
 describe('ClientPool idle TTL', () => {
