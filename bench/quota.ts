@@ -237,7 +237,7 @@ export interface RedisSideFigure {
 
 export interface RedisRound {
   round: number;
-  /** Which side ran first this round. */
+  /** Which side ran first in the round's first burst. */
   first: 'tenantry' | 'rlf';
   tenantry: RedisSideFigure;
   rlf: RedisSideFigure;
@@ -248,6 +248,8 @@ export interface RedisLimiterResult {
   redisVersion: string;
   concurrency: number;
   checksPerRound: number;
+  /** Bursts per side each round's checks were cut into. */
+  slices: number;
   warmup: number;
   tenants: number;
   keyPrefix: string;
@@ -324,13 +326,15 @@ async function drive(check: Check, keys: string[], total: number, concurrency: n
 
 /**
  * Scenario 8. A warm-up of `warmup` checks per limiter, then `rounds` rounds of `checks` checks
- * per limiter, the order alternating every round. Each limiter has its own ioredis client; a
+ * per limiter, cut into `slices` bursts per side that take turns (A B, B A, ...). Each limiter has its own ioredis client; a
  * third one reads `INFO cpu` and deletes the bench's keys at the end.
  */
 export async function benchRedisLimiters(opts: {
   url: string;
   concurrency: number;
   checks: number;
+  /** Bursts per side each round is cut into, the sides taking turns. */
+  slices: number;
   warmup: number;
   rounds: number;
   tenants: number;
@@ -371,37 +375,63 @@ export async function benchRedisLimiters(opts: {
     };
 
     const sides = { tenantry: tenantryCheck, rlf: rlfCheck } as const;
-    const measure = async (side: keyof typeof sides, round: number): Promise<RedisSideFigure> => {
+    type Side = keyof typeof sides;
+    interface Totals {
+      checks: number;
+      durationMs: number;
+      cpuUs: number;
+      redisCpuSeconds: number;
+      scriptCalls: number;
+      scriptUs: number;
+    }
+    /** One burst of `amount` checks of one side, added to `into`. */
+    const burst = async (side: Side, amount: number, into: Totals, phase: string): Promise<void> => {
       const before = await redisCounters(admin!);
-      const { durationMs, cpuUs } = await drive(sides[side], keys, opts.checks, opts.concurrency, `${side} (round ${round})`);
+      const { durationMs, cpuUs } = await drive(sides[side], keys, amount, opts.concurrency, phase);
       const after = await redisCounters(admin!);
-      const scriptCalls = after.scriptCalls - before.scriptCalls;
-      return {
-        checks: opts.checks,
-        durationMs,
-        checksPerSecond: opts.checks / (durationMs / 1000),
-        clientCpuUsPerCheck: cpuUs / opts.checks,
-        redisCpuUsPerCheck: ((after.cpuSeconds - before.cpuSeconds) * 1e6) / opts.checks,
-        redisScriptUsPerCall: scriptCalls > 0 ? (after.scriptUs - before.scriptUs) / scriptCalls : Number.NaN,
-      };
+      into.checks += amount;
+      into.durationMs += durationMs;
+      into.cpuUs += cpuUs;
+      into.redisCpuSeconds += after.cpuSeconds - before.cpuSeconds;
+      into.scriptCalls += after.scriptCalls - before.scriptCalls;
+      into.scriptUs += after.scriptUs - before.scriptUs;
     };
+    const figure = (t: Totals): RedisSideFigure => ({
+      checks: t.checks,
+      durationMs: t.durationMs,
+      checksPerSecond: t.checks / (t.durationMs / 1000),
+      clientCpuUsPerCheck: t.cpuUs / t.checks,
+      redisCpuUsPerCheck: (t.redisCpuSeconds * 1e6) / t.checks,
+      redisScriptUsPerCall: t.scriptCalls > 0 ? t.scriptUs / t.scriptCalls : Number.NaN,
+    });
 
     if (opts.warmup > 0) {
       await drive(tenantryCheck, keys, opts.warmup, opts.concurrency, 'tenantry (warm-up)');
       await drive(rlfCheck, keys, opts.warmup, opts.concurrency, 'rate-limiter-flexible (warm-up)');
     }
+    // Each round's checks are cut into `slices` bursts per side, the two sides taking turns
+    // (A B, then B A, ...), so that a busy moment of the shared machine falls on both.
+    const slices = Math.max(1, Math.min(opts.slices, Math.floor(opts.checks / opts.concurrency)));
+    const base = Math.floor(opts.checks / slices);
     const rounds: RedisRound[] = [];
     for (let round = 1; round <= opts.rounds; round++) {
-      const first = round % 2 === 1 ? 'tenantry' : 'rlf';
-      const a = await measure(first, round);
-      const b = await measure(first === 'tenantry' ? 'rlf' : 'tenantry', round);
-      const r: RedisRound = first === 'tenantry' ? { round, first, tenantry: a, rlf: b } : { round, first, tenantry: b, rlf: a };
+      const first: Side = round % 2 === 1 ? 'tenantry' : 'rlf';
+      const totals: Record<Side, Totals> = {
+        tenantry: { checks: 0, durationMs: 0, cpuUs: 0, redisCpuSeconds: 0, scriptCalls: 0, scriptUs: 0 },
+        rlf: { checks: 0, durationMs: 0, cpuUs: 0, redisCpuSeconds: 0, scriptCalls: 0, scriptUs: 0 },
+      };
+      for (let slice = 0; slice < slices; slice++) {
+        const amount = slice === slices - 1 ? opts.checks - base * (slices - 1) : base;
+        const order: Side[] = (slice % 2 === 0) === (first === 'tenantry') ? ['tenantry', 'rlf'] : ['rlf', 'tenantry'];
+        for (const side of order) await burst(side, amount, totals[side], `${side} (round ${round}, slice ${slice + 1})`);
+      }
+      const r: RedisRound = { round, first, tenantry: figure(totals.tenantry), rlf: figure(totals.rlf) };
       rounds.push(r);
       const fmt = (f: RedisSideFigure): string =>
         `${Math.round(f.checksPerSecond).toLocaleString('en-US').padStart(7)} checks/s (client ${f.clientCpuUsPerCheck.toFixed(2)} µs CPU/check; redis ${f.redisCpuUsPerCheck.toFixed(2)} µs CPU/check, script ${f.redisScriptUsPerCall.toFixed(2)} µs)`;
       opts.log(`redis round ${round}/${opts.rounds}  tenantry ${fmt(r.tenantry)}  rate-limiter-flexible ${fmt(r.rlf)}`);
     }
-    result = { url: opts.url, redisVersion, concurrency: opts.concurrency, checksPerRound: opts.checks, warmup: opts.warmup, tenants: opts.tenants, keyPrefix, keysDeleted: 0, rounds };
+    result = { url: opts.url, redisVersion, concurrency: opts.concurrency, checksPerRound: opts.checks, slices, warmup: opts.warmup, tenants: opts.tenants, keyPrefix, keysDeleted: 0, rounds };
   } finally {
     if (admin !== undefined && admin.status === 'ready') {
       try {

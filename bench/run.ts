@@ -10,7 +10,7 @@
  *   BENCH_CONNECTIONS  autocannon connections                    (default 50)
  *   BENCH_QUERY=0      skip the optional `select 1` scenario
  *   BENCH_MICRO=0      skip the in-process micro-benchmarks (scenarios 4, 5 and 6)
- *   BENCH_QUOTA=0      skip the quota scenarios (6, 7 = server hono-tenancy-rate, 8 = Redis limiters)
+ *   BENCH_QUOTA=0      skip the quota scenarios (6; 7 = servers hono-tenancy-rate(-noheaders); 8 = Redis limiters)
  *   BENCH_REDIS=0      skip scenario 8 only (the Redis limiters)
  *   BENCH_REDIS_URL    Redis of scenario 8                       (default redis://127.0.0.1:6379)
  *   BENCH_REDIS_CHECKS checks per limiter and round in scenario 8 (default 100000; quick 5000)
@@ -337,6 +337,7 @@ async function main(): Promise<number> {
         url: redisUrl,
         concurrency: config.quota.redisConcurrency,
         checks: config.quota.redisChecks,
+        slices: config.slices,
         warmup: config.quota.redisWarmup,
         rounds: config.quota.redisRounds,
         tenants: config.quota.redisTenants,
@@ -683,7 +684,7 @@ async function main(): Promise<number> {
     `In-process rows (4, 5, 6): wall µs per call, median of ${config.micro.samples} samples. ` +
     (redisBench === undefined
       ? ''
-      : `Redis rows (8): median of ${redisBench.rounds.length} alternating rounds of ${redisBench.checksPerRound.toLocaleString('en-US')} checks per limiter (${redisBench.concurrency} callers each awaiting one check at a time), separate ioredis clients, Redis on the same machine. `) +
+      : `Redis rows (8): median of ${redisBench.rounds.length} rounds of ${redisBench.checksPerRound.toLocaleString('en-US')} checks per limiter in ${redisBench.slices} bursts taking turns (${redisBench.concurrency} callers each awaiting one check at a time), separate ioredis clients, Redis on the same machine. `) +
     `Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, load average ${load0[0]!.toFixed(2)} → ${load1[0]!.toFixed(2)}; ${elapsedS.toFixed(0)} s.`;
 
   console.log(`\n${table}\n\n${note}\n`);

@@ -346,11 +346,13 @@ export class Tenantry implements ITenantRouter {
   }
 
   /**
-   * Waits for running requests to release their clients, closes every pooled client, and
-   * closes the registry when tenantry created it (the embedded default). Idempotent.
+   * Stops refilling the warm pool (a database being created is finished), waits for running
+   * requests to release their clients, closes every pooled client, and closes the registry
+   * when tenantry created it (the embedded default). Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      await this.provisioning.close(); // no new warm databases; one being made finishes first
       await this.#pool.close();
       await this.quota.close();
       if (this.#ownsRegistry) await this.registry.close?.();

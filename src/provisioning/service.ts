@@ -21,6 +21,8 @@ import type { TenantRegistry } from '../registry/types.js';
 import { loadMigrations, migrateDatabase } from './migrations.js';
 import type { Migration } from './migrations.js';
 import type { ResolvedProvisioningOptions } from './options.js';
+import { WarmPool } from './warm-pool.js';
+import type { WarmPoolStatus } from './warm-pool.js';
 
 /** Names of the provisioning steps, in order. */
 export const PROVISIONING_STEPS = [
@@ -67,10 +69,22 @@ export interface ProvisioningDeps {
 export class ProvisioningService implements IProvisioningService {
   readonly #deps: ProvisioningDeps;
   readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #warm: WarmPool | undefined;
   #migrations: Promise<Migration[]> | undefined;
 
   constructor(deps: ProvisioningDeps) {
     this.#deps = deps;
+    const warm = deps.options.warmPool;
+    if (warm !== undefined) {
+      this.#warm = new WarmPool({
+        platform: deps.platform,
+        registry: deps.registry,
+        options: warm,
+        migrations: () => this.configuredMigrations(),
+        openClient: deps.openClient,
+        databaseName: deps.options.databaseName,
+      });
+    }
   }
 
   /**
@@ -80,6 +94,12 @@ export class ProvisioningService implements IProvisioningService {
    * a tenant left `provisioning` or `failed` by an earlier attempt is finished on retry.
    * When a step fails, everything made so far is undone, the record is marked `failed`, and
    * the result (status `failed`, `error`, the failed step) says what happened.
+   *
+   * With `provisioning.warmPool`, a signup in the pool's region takes a warm database (already
+   * created and migrated) instead of creating one: `create_database` completes without a
+   * platform call, the record's `db.url` is the warm database's, and the other steps run as
+   * usual (migrations added since the database was made, the seed, a token for it). A
+   * provisioning that fails after the claim deletes the claimed database.
    *
    * @example
    * const result = await tenantry.provisioning.provisionTenant({ orgId: 'acme', plan: 'pro', region: 'eu-west' });
@@ -110,7 +130,7 @@ export class ProvisioningService implements IProvisioningService {
       if (record.status !== 'active' && record.status !== 'suspended') throw wrongStatus(record, 'suspend');
       const db = { ...record.db };
       if (this.#deps.options.revokeTokensOnSuspend && record.db.authToken !== undefined) {
-        const name = this.#databaseName(tenantId);
+        const name = await this.#databaseNameOf(record);
         await this.#deps.platform.revokeTokens(name);
         if (this.#deps.readOnlyWhenSuspended) {
           db.authToken = await this.#deps.platform.createToken(name, { authorization: 'read-only', expiration: this.#deps.options.tokenExpiration });
@@ -134,7 +154,7 @@ export class ProvisioningService implements IProvisioningService {
       if (record.status !== 'suspended' && record.status !== 'active' && record.status !== 'destroying') throw wrongStatus(record, 'resume');
       const db = { ...record.db };
       if (record.db.authToken !== undefined || this.#deps.options.revokeTokensOnSuspend) {
-        const name = this.#databaseName(tenantId);
+        const name = await this.#databaseNameOf(record);
         await this.#deps.platform.revokeTokens(name);
         db.authToken = await this.#deps.platform.createToken(name, { authorization: 'full-access', expiration: this.#deps.options.tokenExpiration });
       }
@@ -217,6 +237,52 @@ export class ProvisioningService implements IProvisioningService {
     return loading;
   }
 
+  /**
+   * The warm pool: names of the unclaimed warm databases, the configured size, and whether a
+   * refill is running. The first call (or claim) builds the inventory from the platform.
+   * Without `provisioning.warmPool`: `{ available: [], size: 0, refilling: false }`.
+   *
+   * @example
+   * const { available, size } = await tenantry.provisioning.warmPool();
+   */
+  async warmPool(): Promise<WarmPoolStatus> {
+    if (this.#warm === undefined) return { available: [], size: 0, refilling: false };
+    return this.#warm.status();
+  }
+
+  /**
+   * Fills the warm pool up to `warmPool.size` now, one database at a time, and resolves the
+   * number of databases created meanwhile. Rejects when a creation fails (what was made
+   * stays in the pool) and with a `TypeError` when no warm pool is configured. After
+   * `tenantry.close()` it creates nothing and resolves 0.
+   *
+   * @example
+   * await tenantry.provisioning.refillWarmPool(); // e.g. in a deploy step, with refill: 'manual'
+   */
+  refillWarmPool(): Promise<number> {
+    if (this.#warm === undefined) return Promise.reject(noWarmPool('refillWarmPool'));
+    return this.#warm.refill();
+  }
+
+  /**
+   * Deletes unclaimed warm databases from the platform — `names`, or all of them — and
+   * resolves the names deleted (names that are not unclaimed warm databases are skipped). A
+   * refill in progress is stopped first; in background mode the next claim starts one again.
+   * Rejects with the first failed deletion (that database stays in the pool).
+   *
+   * @example
+   * await tenantry.provisioning.removeWarmDatabases(); // before changing warmPool.prefix or region
+   */
+  removeWarmDatabases(names?: readonly string[]): Promise<string[]> {
+    if (this.#warm === undefined) return Promise.reject(noWarmPool('removeWarmDatabases'));
+    return this.#warm.remove(names);
+  }
+
+  /** Stops refilling the warm pool (a creation in flight finishes). Called by `tenantry.close()`. */
+  close(): Promise<void> {
+    return this.#warm?.close() ?? Promise.resolve();
+  }
+
   async #provision(tenantId: string, plan: TenantPlan, region: TenantRegion): Promise<TenantProvisioningResult> {
     const started = this.#deps.now();
     const steps: ProvisioningStep[] = PROVISIONING_STEPS.map((name) => ({ name, status: 'pending' as const }));
@@ -226,9 +292,14 @@ export class ProvisioningService implements IProvisioningService {
       return this.#result(existing, steps.map((s) => ({ ...s, status: 'skipped' as const })));
     }
     const resuming = existing !== undefined;
-    const name = this.#databaseName(tenantId);
+    const ownName = this.#databaseName(tenantId);
+    /** The database's name on the platform: `ownName`, or a claimed warm database's. */
+    let name = ownName;
+    /** The database this attempt owns (created, claimed, or left by an earlier attempt). */
+    let owned: PlatformDatabase | undefined;
+    /** True when the database comes from an earlier attempt (which may have seeded it). */
+    let reused = false;
     let database: PlatformDatabase | undefined;
-    let createdHere = false;
     let token: string | undefined;
     let client: Client | undefined;
     const run = async <T>(stepName: ProvisioningStepName, work: () => Promise<T | 'skipped'>): Promise<T | undefined> => {
@@ -259,24 +330,38 @@ export class ProvisioningService implements IProvisioningService {
         return true;
       });
       database = await run('create_database', async () => {
-        const found = await this.#deps.platform.getDatabase(name);
-        if (found !== undefined) {
-          if (!resuming) {
-            throw new TenantryError('PLATFORM_ERROR', `database "${name}" already exists on the platform and belongs to no tenant being provisioned`);
+        if (resuming) {
+          // left by an earlier attempt of this tenant (a claimed warm one is found by its url)
+          const earlier = await this.#findDatabase(ownName, existing?.db.url);
+          if (earlier !== undefined) {
+            name = earlier.name;
+            owned = earlier;
+            reused = true;
+            return earlier;
           }
-          return found; // left by an earlier attempt of this tenant
         }
-        createdHere = true;
+        const warm = await this.#warm?.claim(region);
+        if (warm !== undefined) {
+          name = warm.name;
+          owned = warm;
+          // On record before anything of the tenant goes into it: after a crash, a retry finds
+          // it by this url and the pool's inventory leaves it out.
+          await this.#deps.registry.put({ id: tenantId, plan, region, status: 'provisioning', db: { url: warm.url } });
+          return warm;
+        }
+        if (!resuming && (await this.#deps.platform.getDatabase(ownName)) !== undefined) {
+          throw new TenantryError('PLATFORM_ERROR', `database "${ownName}" already exists on the platform and belongs to no tenant being provisioned`);
+        }
         try {
-          return await this.#deps.platform.createDatabase({ name, region });
+          owned = await this.#deps.platform.createDatabase({ name: ownName, region });
         } catch (err) {
           // A retried create after a timeout answers 409 for the database its first attempt
           // made: the name was free a moment ago, so the database is this attempt's.
           if (!isPlatformConflict(err)) throw err;
-          const made = await this.#deps.platform.getDatabase(name);
-          if (made === undefined) throw err;
-          return made;
+          owned = await this.#deps.platform.getDatabase(ownName);
+          if (owned === undefined) throw err;
         }
+        return owned;
       });
       token = await run('create_token', () =>
         this.#deps.platform.createToken(name, { authorization: 'full-access', expiration: this.#deps.options.tokenExpiration }),
@@ -290,7 +375,7 @@ export class ProvisioningService implements IProvisioningService {
       });
       await run('seed_data', async () => {
         const seed = this.#deps.options.seed;
-        if (seed === undefined || resuming) return 'skipped';
+        if (seed === undefined || reused) return 'skipped';
         if (typeof seed === 'string') await opened.executeMultiple(seed);
         else await seed(opened, tenantId);
         return true;
@@ -307,18 +392,21 @@ export class ProvisioningService implements IProvisioningService {
       };
     } catch (err) {
       const failures = [describe(err)];
-      if (database !== undefined && (createdHere || resuming)) {
+      /** Kept in the failed record when the database outlives the failure (a retry reuses it). */
+      let leftUrl: string | undefined;
+      if (owned !== undefined) {
         try {
           client?.close();
           client = undefined;
           await this.#deps.platform.deleteDatabase(name);
         } catch (cleanup) {
           failures.push(`and the database could not be deleted: ${describe(cleanup)}`);
+          leftUrl = owned.url;
         }
       }
       let record: TenantRecord | undefined;
       try {
-        record = await this.#deps.registry.put({ id: tenantId, plan, region, status: 'failed', db: {} });
+        record = await this.#deps.registry.put({ id: tenantId, plan, region, status: 'failed', db: leftUrl === undefined ? {} : { url: leftUrl } });
       } catch (markErr) {
         failures.push(`and the record could not be marked failed: ${describe(markErr)}`);
       }
@@ -340,7 +428,7 @@ export class ProvisioningService implements IProvisioningService {
   }
 
   async #purge(record: TenantRecord): Promise<void> {
-    await this.#deps.platform.deleteDatabase(this.#databaseName(record.id));
+    await this.#deps.platform.deleteDatabase(await this.#databaseNameOf(record));
     await this.#deps.registry.delete(record.id);
     this.#deps.invalidate(record.id);
   }
@@ -352,6 +440,24 @@ export class ProvisioningService implements IProvisioningService {
     const record = await this.#deps.registry.get(tenantId);
     if (record === undefined) throw new TenantryError('TENANT_NOT_FOUND', `no tenant "${tenantId}"`);
     return record;
+  }
+
+  /**
+   * The platform database of `ownName`, or — when `url` is given and is not that database's —
+   * the database whose url it is (a claimed warm database). `undefined` when neither exists.
+   */
+  async #findDatabase(ownName: string, url: string | undefined): Promise<PlatformDatabase | undefined> {
+    const own = await this.#deps.platform.getDatabase(ownName);
+    if (url === undefined || own?.url === url) return own;
+    const byUrl = (await this.#deps.platform.listDatabases()).find((db) => db.url === url);
+    return byUrl ?? own;
+  }
+
+  /** The name of a tenant's database on the platform (not the tenant id's for a claimed warm one). */
+  async #databaseNameOf(record: TenantRecord): Promise<string> {
+    const ownName = this.#databaseName(record.id);
+    if (record.db.url === undefined) return ownName;
+    return (await this.#findDatabase(ownName, record.db.url))?.name ?? ownName;
   }
 
   #databaseName(tenantId: string): string {
@@ -389,6 +495,10 @@ export class ProvisioningService implements IProvisioningService {
 
 function wrongStatus(record: TenantRecord, action: string): TenantryError {
   return new TenantryError('TENANT_UNAVAILABLE', `cannot ${action} tenant "${record.id}" while it is ${record.status}`);
+}
+
+function noWarmPool(method: string): TypeError {
+  return new TypeError(`${method}: no warm pool is configured (createTenantry({ provisioning: { warmPool: { size } } }))`);
 }
 
 function describe(err: unknown): string {
