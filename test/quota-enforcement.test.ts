@@ -23,7 +23,7 @@ describe('quotas', () => {
 
   describe.each(ADAPTERS)('the rate quota through %s', (kind) => {
     it('admits apiRateLimit requests a minute with RateLimit headers, then answers 429 without running the handler', async () => {
-      await make();
+      await make({ quotas: { headers: true } });
       await env.addTenant('acme');
       const app = await harness(kind, env.tenantry);
       const answers = [];
@@ -41,6 +41,18 @@ describe('quotas', () => {
       expect(app.handlerRuns).toBe(3);
       await app.close();
     });
+  });
+
+  it('sends RateLimit headers only on the 429 by default', async () => {
+    await make();
+    await env.addTenant('acme');
+    const app = await harness('hono', env.tenantry);
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await app.request('/notes', { headers: { 'x-tenant-id': 'acme' } }));
+    expect(answers.slice(0, 3).map((a) => a.headers.get('ratelimit'))).toEqual([null, null, null]);
+    expect(answers[3]!.status).toBe(429);
+    expect(answers[3]!.headers.get('ratelimit')).toMatch(/^"free";r=0;t=\d+$/);
+    expect(answers[3]!.headers.get('ratelimit-policy')).toBe('"free";q=3;w=60');
   });
 
   it('lets a record override its plan (enterprise custom limits) and shows the result in the context', async () => {

@@ -5,9 +5,10 @@
  *   bare            no tenancy
  *   tenancy-header  tenancy(fromHeader()); the handler awaits getTenantClient()
  *   tenancy-rate    tenancy-header, with plans { free: { apiRateLimit: 1e9 }, pro: {}, enterprise: {} }: every
- *                   request passes the rate step (memory quota store) and gets RateLimit headers
- *   tenancy-rate-noheaders  tenancy-rate with quotas: { headers: false }: the rate step without the
- *                   RateLimit headers (diagnostic: splits the cost of the step from the cost of the headers)
+ *                   request passes the rate step (memory quota store); default quota options, so no
+ *                   RateLimit headers on allowed responses
+ *   tenancy-rate-headers  tenancy-rate with quotas: { headers: true }: RateLimit headers on every
+ *                   response too (diagnostic: the cost of the headers)
  *   tenancy-jwt     tenancy(fromJwt({ secret, HS256, issuer, audience })); same handler
  *   hono-jwt        hono/jwt (HS256, iss, aud), no tenancy; the handler answers at once
  *   context-storage hono/context-storage (Hono's own AsyncLocalStorage middleware), no tenancy;
@@ -55,9 +56,9 @@ switch (variant) {
     });
     break;
   case 'tenancy-rate':
-  case 'tenancy-rate-noheaders':
+  case 'tenancy-rate-headers':
     // Kept equal to RATE_PLANS in bench/quota.ts. Tenant acme is on the default plan, free.
-    app.use('*', tenancy(makeTenantry([fromHeader()], RATE_PLANS, variant === 'tenancy-rate-noheaders' ? { headers: false } : undefined)));
+    app.use('*', tenancy(makeTenantry([fromHeader()], RATE_PLANS, variant === 'tenancy-rate-headers' ? { headers: true } : undefined)));
     app.get('/notes', async (c) => {
       await getTenantClient();
       return c.json(NOTES);

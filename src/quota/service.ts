@@ -47,7 +47,7 @@ export interface QuotaCheckOptions {
 
 /** What the rate step of a request hands to the adapter. */
 export interface RateAdmission {
-  /** `RateLimit` and `RateLimit-Policy` (empty when headers are off). */
+  /** `RateLimit` and `RateLimit-Policy` for the response (empty unless `quotas.headers`). */
   headers: Readonly<Record<string, string>>;
   reason: QuotaReason;
 }
@@ -337,14 +337,13 @@ export class QuotaService {
   }
 
   #admission(context: TenantRuntimeContext, decision: CounterDecision, reason: QuotaReason): RateAdmission {
-    const headers = this.#options.headers ? rateHeaders(context.tenantPlan, decision) : NO_HEADERS;
     if (!decision.allowed) {
       throw new TenantryError('RATE_LIMITED', `the apiRateLimit of ${decision.limit} requests per minute is exhausted`, {
         retryAfterSeconds: Math.max(1, Math.ceil(decision.resetMs / 1000)),
-        headers,
+        headers: rateHeaders(context.tenantPlan, decision),
       });
     }
-    return { headers, reason };
+    return { headers: this.#options.headers ? rateHeaders(context.tenantPlan, decision) : NO_HEADERS, reason };
   }
 
   #admitDegraded(context: TenantRuntimeContext, request: CounterRequest, err: unknown): RateAdmission {

@@ -58,8 +58,14 @@ end
 local usage = (prev * (w - elapsed)) / w + curr
 if cost == 0 or usage + cost <= limit then
   if cost > 0 then
-    redis.call('HSET', KEYS[1], 'window', cw, 'curr', curr + cost, 'prev', prev)
-    redis.call('PEXPIRE', KEYS[1], 2 * w)
+    if stored == cw then
+      -- same window: one increment; the expiry set when this window began (2 windows) still
+      -- outlives the state until the end of the next window
+      redis.call('HINCRBY', KEYS[1], 'curr', cost)
+    else
+      redis.call('HSET', KEYS[1], 'window', cw, 'curr', curr + cost, 'prev', prev)
+      redis.call('PEXPIRE', KEYS[1], 2 * w)
+    end
   end
   local count = usage + cost
   return {1, math.max(0, math.floor(limit - count)), w - elapsed, math.floor(count * 1000 + 0.5)}
