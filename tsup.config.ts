@@ -7,6 +7,8 @@ export default defineConfig({
     express: 'src/middleware/express.ts',
     redis: 'src/redis/index.ts',
     turso: 'src/turso/index.ts',
+    postgres: 'src/postgres/index.ts',
+    fastify: 'src/middleware/fastify.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -29,6 +29,9 @@ import { TenantRouter } from './router/tenant-router.js';
 import type { RequestView } from './router/types.js';
 import { fetchRequestView, problemResponse } from './middleware/fetch.js';
 
+/** Longest a cached record is trusted while the invalidation bus is disconnected. */
+const DEGRADED_TTL_MS = 1_000;
+
 /** The process-wide KernelContext `instanceId`. */
 const INSTANCE_ID = globalThis.crypto.randomUUID();
 const START_TIME = Date.now();
@@ -84,6 +87,7 @@ export class Tenantry implements ITenantRouter {
   readonly #events = new TenantryEmitter();
   readonly #ownsRegistry: boolean;
   #closing: Promise<void> | undefined;
+  readonly #busReady: Promise<void>;
 
   /** Use {@link createTenantry}. */
   constructor(options: TenantryOptions = {}) {
@@ -138,6 +142,22 @@ export class Tenantry implements ITenantRouter {
       },
     );
     this.#router = new TenantRouter(config, this.#cache, this.#pool, kernel, this.quota);
+    const bus = config.invalidation;
+    this.#busReady =
+      bus === undefined
+        ? Promise.resolve()
+        : bus.start({
+            invalidate: (tenantId) => this.#dropLocal(tenantId),
+            // while messages may be missed, trust cached records for one second at most
+            disconnected: () => this.#cache.limitTtl(DEGRADED_TTL_MS),
+            resynced: () => {
+              this.#cache.limitTtl(undefined);
+              this.#cache.clear();
+            },
+          });
+    this.#busReady.catch((err: unknown) => {
+      console.error('tenantry: the invalidation bus could not subscribe; cached records expire after cache.ttlMs', err);
+    });
     const openClient = config.createClient ?? createLibsqlClient;
     this.provisioning = new ProvisioningService({
       registry: this.registry,
@@ -145,7 +165,7 @@ export class Tenantry implements ITenantRouter {
       options: config.provisioning,
       now: config.now,
       openClient: (url, authToken) => openClient(authToken === undefined ? { url } : { url, authToken }),
-      invalidate: (tenantId) => this.invalidateCache(tenantId),
+      invalidate: (tenantId) => this.#invalidateEverywhere(tenantId),
       onStep: (tenantId, step) => {
         if (this.#events.has('provisioning:step')) this.#events.emit('provisioning:step', { tenantId, step });
       },
@@ -286,9 +306,45 @@ export class Tenantry implements ITenantRouter {
    * yourself; when a slug or domain moves from one tenant to another, invalidate both.
    */
   invalidateCache(tenantId: string): void {
+    this.#dropLocal(tenantId);
+    const bus = this.#config.invalidation;
+    if (bus !== undefined) {
+      bus.publish(tenantId).catch((err: unknown) => this.#busFailed(err));
+    }
+  }
+
+  /**
+   * Resolves once the invalidation bus (if any) is subscribed, and rejects if it could not
+   * subscribe. Requests are served meanwhile; await it at startup to know the bus works.
+   */
+  ready(): Promise<void> {
+    return this.#busReady;
+  }
+
+  /** `invalidateCache`, but waits for the other instances to be told (lifecycle operations). */
+  async #invalidateEverywhere(tenantId: string): Promise<void> {
+    this.#dropLocal(tenantId);
+    const bus = this.#config.invalidation;
+    if (bus === undefined) return;
+    try {
+      await bus.publish(tenantId);
+    } catch (err) {
+      this.#busFailed(err);
+    }
+  }
+
+  #dropLocal(tenantId: string): void {
     this.#cache.invalidate(tenantId);
     this.#pool.invalidate(tenantId);
     this.quota.invalidate(tenantId);
+  }
+
+  /**
+   * A message could not be published: other instances may keep a stale record until their
+   * cache expires. Reported, and counted by the bus's own subscribers as a missed message.
+   */
+  #busFailed(err: unknown): void {
+    console.error('tenantry: could not publish a tenant invalidation to the other instances', err);
   }
 
   /**
@@ -353,6 +409,7 @@ export class Tenantry implements ITenantRouter {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.provisioning.close(); // no new warm databases; one being made finishes first
+      await this.#config.invalidation?.close();
       await this.#pool.close();
       await this.quota.close();
       if (this.#ownsRegistry) await this.registry.close?.();

@@ -161,7 +161,7 @@ describe('quotas', () => {
 });
 
 describe('quota middleware', () => {
-  describe.each(['hono', 'express'] as const)('in %s', (kind) => {
+  describe.each(['hono', 'express', 'fastify'] as const)('in %s', (kind) => {
     it('guards the listed methods only, and answers QUOTA_EXCEEDED as problem+json', async () => {
       const env = await testTenantry({ resolvers: [fromHeader()], plans: { free: { maxRecordsPerObject: 1 }, pro: {}, enterprise: {} } });
       await env.addTenant('acme'); // marker has 1 row
@@ -183,6 +183,21 @@ describe('quota middleware', () => {
           const res = await app.request('/marker', { method, headers: { 'x-tenant-id': 'acme' } });
           return { status: res.status, body: await res.json() };
         };
+      } else if (kind === 'fastify') {
+        const { tenancy, quota } = await import('../src/middleware/fastify.js');
+        const app = (await import('fastify')).default();
+        await app.register(tenancy(env.tenantry));
+        app.all('/marker', { preHandler: quota('maxRecordsPerObject', { object: 'marker' }) }, async () => {
+          runs++;
+          return { ok: true };
+        });
+        await app.listen({ port: 0, host: '127.0.0.1' });
+        const port = (app.server.address() as { port: number }).port;
+        request = async (method) => {
+          const res = await fetch(`http://127.0.0.1:${port}/marker`, { method, headers: { 'x-tenant-id': 'acme' } });
+          return { status: res.status, body: await res.json() };
+        };
+        stop = () => app.close();
       } else {
         const { tenancy, quota } = await import('../src/middleware/express.js');
         const app = express();

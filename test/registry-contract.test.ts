@@ -6,6 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { libsqlRegistry, memoryRegistry } from '../src/registry/index.js';
 import type { TenantRegistry } from '../src/registry/index.js';
 import type { TenantRecordInput } from '../src/protocol/index.js';
+import pg from 'pg';
+import { postgresRegistry } from '../src/postgres/index.js';
 
 /** A registry under test plus how to dispose of it. */
 interface Subject {
@@ -348,6 +350,30 @@ registryContract('libSQL', (now) => {
     cleanup: async () => {
       await registry.close?.();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+/** The machine's PostgreSQL (trust auth); override with TENANTRY_TEST_PG_URL. */
+const PG_URL = process.env['TENANTRY_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+let pgSchemas = 0;
+
+registryContract('PostgreSQL', async (now) => {
+  // A fresh schema per test, dropped afterwards.
+  const schema = `tenantry_test_${process.pid}_${++pgSchemas}`;
+  const registry = postgresRegistry({ connectionString: PG_URL, schema, now });
+  await registry.migrate();
+  return {
+    registry,
+    cleanup: async () => {
+      await registry.close();
+      const admin = new pg.Client({ connectionString: PG_URL });
+      await admin.connect();
+      try {
+        await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      } finally {
+        await admin.end();
+      }
     },
   };
 });

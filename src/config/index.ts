@@ -13,6 +13,7 @@ import type { ITursoPlatformService } from '../platform/types.js';
 import { resolveProvisioningOptions } from '../provisioning/options.js';
 import type { ProvisioningOptions, ResolvedProvisioningOptions } from '../provisioning/options.js';
 import { parseSecretKey } from '../registry/encrypted.js';
+import type { InvalidationBus } from '../registry/invalidation.js';
 import type { TenantRegistry } from '../registry/types.js';
 import type { TenantResolver } from '../router/types.js';
 
@@ -92,6 +93,12 @@ export interface TenantryOptions {
    * anyone who can read the control plane can open every tenant database.
    */
   secretKey?: string | Uint8Array;
+  /**
+   * Cross-instance invalidation: when any instance changes a tenant, every instance drops its
+   * cached record and pooled clients. `redisInvalidationBus({ client })` from `tenantry/redis`.
+   * Default: none (changes made elsewhere are seen when cached records expire, `cache.ttlMs`).
+   */
+  invalidation?: InvalidationBus;
   /** Tenant used when no resolver finds one (instead of `TENANT_NOT_RESOLVED`). */
   defaultTenant?: string;
   /**
@@ -133,6 +140,7 @@ export interface ResolvedConfig {
   platform: ITursoPlatformService | undefined;
   provisioning: ResolvedProvisioningOptions;
   secretKey: Uint8Array | undefined;
+  invalidation: InvalidationBus | undefined;
   defaultTenant: string | undefined;
   trustProxy: boolean;
   suspendedAccess: 'deny' | 'read-only';
@@ -149,7 +157,7 @@ const PLACEHOLDER = /\{tenant(?:_id)?\}/;
 const OPTION_KEYS: ReadonlySet<string> = new Set([
   'resolvers', 'registry', 'dataDir', 'databases', 'cache', 'plans', 'defaultTenant', 'trustProxy',
   'suspendedAccess', 'unavailableRetryAfterSeconds', 'mode', 'version', 'features', 'now', 'createClient',
-  'quotaStore', 'quotas', 'platform', 'provisioning', 'secretKey',
+  'quotaStore', 'quotas', 'platform', 'provisioning', 'secretKey', 'invalidation',
 ] satisfies (keyof TenantryOptions)[]);
 const DATABASE_KEYS: ReadonlySet<string> = new Set(['urlTemplate', 'authToken', 'maxClients', 'idleTtlMs'] satisfies (keyof DatabaseOptions)[]);
 const CACHE_KEYS: ReadonlySet<string> = new Set(['max', 'ttlMs', 'negativeTtlMs', 'staleIfErrorMs'] satisfies (keyof CacheOptions)[]);
@@ -262,6 +270,7 @@ export function resolveConfig(options: TenantryOptions, defaultResolvers: () => 
     platform: checkPlatform(options.platform),
     provisioning: resolveProvisioningOptions(options.provisioning),
     secretKey: options.secretKey === undefined ? undefined : parseSecretKey(options.secretKey, 'secretKey'),
+    invalidation: checkBus(options.invalidation),
     defaultTenant,
     trustProxy: boolean(options.trustProxy, 'trustProxy', false),
     suspendedAccess,
@@ -282,6 +291,14 @@ export function fillTemplate(template: string, tenantId: string): string {
 function modeFromEnv(): KernelContext['mode'] {
   const env = typeof process === 'undefined' ? undefined : process.env?.['NODE_ENV'];
   return env === 'production' ? 'production' : env === 'test' ? 'test' : 'development';
+}
+
+function checkBus(bus: InvalidationBus | undefined): InvalidationBus | undefined {
+  if (bus === undefined) return undefined;
+  for (const method of ['publish', 'start', 'close'] as const) {
+    if (typeof bus?.[method] !== 'function') throw new TypeError(`createTenantry: invalidation.${method} must be a function`);
+  }
+  return bus;
 }
 
 function checkPlatform(platform: ITursoPlatformService | undefined): ITursoPlatformService | undefined {

@@ -55,8 +55,8 @@ export interface ProvisioningDeps {
   now: () => number;
   /** Opens a client for a database that is not serving yet (closed by the caller). */
   openClient: (url: string, authToken: string | undefined) => Client;
-  /** Drops cached records and pooled clients of a tenant. */
-  invalidate: (tenantId: string) => void;
+  /** Drops cached records and pooled clients of a tenant, here and (with a bus) in every instance. */
+  invalidate: (tenantId: string) => void | Promise<void>;
   /** Reports each step as it ends. */
   onStep: (tenantId: string, step: ProvisioningStep) => void;
   /** True when suspended tenants stay readable (then they get a read-only token). */
@@ -139,7 +139,7 @@ export class ProvisioningService implements IProvisioningService {
         }
       }
       const stored = await this.#deps.registry.put({ ...record, status: 'suspended', db });
-      this.#deps.invalidate(tenantId);
+      await this.#deps.invalidate(tenantId);
       return this.#result(stored, []);
     });
   }
@@ -159,7 +159,7 @@ export class ProvisioningService implements IProvisioningService {
         db.authToken = await this.#deps.platform.createToken(name, { authorization: 'full-access', expiration: this.#deps.options.tokenExpiration });
       }
       const stored = await this.#deps.registry.put({ ...record, status: 'active', db });
-      this.#deps.invalidate(tenantId);
+      await this.#deps.invalidate(tenantId);
       return this.#result(stored, []);
     });
   }
@@ -178,7 +178,7 @@ export class ProvisioningService implements IProvisioningService {
         return { ...this.#result(record, []), status: 'destroying' as const };
       }
       const stored = record.status === 'destroying' ? record : await this.#deps.registry.put({ ...record, status: 'destroying' });
-      this.#deps.invalidate(tenantId);
+      await this.#deps.invalidate(tenantId);
       return this.#result(stored, []);
     });
   }
@@ -218,7 +218,7 @@ export class ProvisioningService implements IProvisioningService {
       const record = await this.#existing(tenantId);
       if (record.status === 'destroying') throw wrongStatus(record, 'change the plan of');
       const stored = await this.#deps.registry.put({ ...record, plan });
-      this.#deps.invalidate(tenantId);
+      await this.#deps.invalidate(tenantId);
       return this.#result(stored, []);
     });
   }
@@ -383,7 +383,7 @@ export class ProvisioningService implements IProvisioningService {
       const stored = await run('register_tenant', () =>
         this.#deps.registry.put({ id: tenantId, plan, region, status: 'active', db: { url: database!.url, ...(token === undefined ? {} : { authToken: token }) } }),
       );
-      this.#deps.invalidate(tenantId);
+      await this.#deps.invalidate(tenantId);
       const finished = this.#deps.now();
       return {
         ...this.#result(stored!, steps),
@@ -410,7 +410,7 @@ export class ProvisioningService implements IProvisioningService {
       } catch (markErr) {
         failures.push(`and the record could not be marked failed: ${describe(markErr)}`);
       }
-      this.#deps.invalidate(tenantId);
+      await this.#deps.invalidate(tenantId);
       for (const step of steps) if (step.status === 'pending') step.status = 'skipped';
       return {
         tenantId,
@@ -430,7 +430,7 @@ export class ProvisioningService implements IProvisioningService {
   async #purge(record: TenantRecord): Promise<void> {
     await this.#deps.platform.deleteDatabase(await this.#databaseNameOf(record));
     await this.#deps.registry.delete(record.id);
-    this.#deps.invalidate(record.id);
+    await this.#deps.invalidate(record.id);
   }
 
   async #existing(tenantId: string): Promise<TenantRecord> {

@@ -1,5 +1,6 @@
 /**
- * `tenantry/redis`: quota counters in Redis, shared by every instance of a deployment.
+ * `tenantry/redis`: quota counters in Redis, shared by every instance of a deployment, and the
+ * cross-instance invalidation bus on Redis pub/sub.
  * Needs the optional peer dependency `ioredis` (≥ 5).
  *
  * @example
@@ -12,3 +13,5 @@
  */
 export { redisQuotaStore } from './redis-store.js';
 export type { RedisQuotaStore, RedisQuotaStoreOptions } from './redis-store.js';
+export { redisInvalidationBus } from './invalidation.js';
+export type { RedisInvalidationBusOptions } from './invalidation.js';

@@ -92,6 +92,7 @@ export class RegistryCache {
   /** tenant id → keys of #records that hold it. Cleaned in `dispose`, so never larger than #records. */
   readonly #keysByTenant = new Map<string, Set<string>>();
   readonly #flights = new Map<string, Flight>();
+  #configuredTtlMs: number;
   #hits = 0;
   #misses = 0;
   #stale = 0;
@@ -103,6 +104,7 @@ export class RegistryCache {
     }
     this.#registry = registry;
     this.#options = resolveOptions(options);
+    this.#configuredTtlMs = this.#options.ttlMs;
     this.#records = new LRUCache<string, Entry>({
       max: this.#options.max,
       dispose: (entry, key) => this.#unindex(entry.record.id, key),
@@ -203,6 +205,17 @@ export class RegistryCache {
     }
     this.#negatives.clear();
     for (const flight of this.#flights.values()) (flight.invalidated ??= new Set()).add(id);
+  }
+
+  /**
+   * Caps how long records are trusted (e.g. while cross-instance invalidations may be missed);
+   * `undefined` restores the configured `ttlMs`. Entries older than the cap count as expired.
+   */
+  limitTtl(maxTtlMs: number | undefined): void {
+    if (maxTtlMs !== undefined && (!Number.isFinite(maxTtlMs) || maxTtlMs < 0)) {
+      throw new TypeError('RegistryCache.limitTtl: maxTtlMs must be a number >= 0');
+    }
+    this.#options.ttlMs = maxTtlMs === undefined ? this.#configuredTtlMs : Math.min(maxTtlMs, this.#configuredTtlMs);
   }
 
   /** Forgets everything; loads in flight answer their callers but are not cached. Counters stay. */

@@ -1,18 +1,21 @@
 /**
  * One set of routes served through each adapter, so the same assertions run against Hono,
- * Express and the fetch handler. Express runs on a real http.Server on an ephemeral port.
+ * Express, Fastify and the fetch handler. Express and Fastify run on a real http.Server on an
+ * ephemeral port.
  */
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import Fastify from 'fastify';
 import { Hono } from 'hono';
 import { TenantryError, getTenant, getTenantClient, tryGetTenant } from '../../src/index.js';
 import type { TenancyOptions, Tenantry, TenantryErrorCode } from '../../src/index.js';
 import { tenancy as honoTenancy, tenantryErrorHandler as honoErrors } from '../../src/middleware/hono.js';
 import { tenancy as expressTenancy, tenantryErrorHandler } from '../../src/middleware/express.js';
+import { tenancy as fastifyTenancy } from '../../src/middleware/fastify.js';
 
-export type AdapterKind = 'hono' | 'express' | 'fetch';
-export const ADAPTERS: AdapterKind[] = ['hono', 'express', 'fetch'];
+export type AdapterKind = 'hono' | 'express' | 'fastify' | 'fetch';
+export const ADAPTERS: AdapterKind[] = ['hono', 'express', 'fastify', 'fetch'];
 
 export interface Answer {
   status: number;
@@ -100,25 +103,21 @@ export async function harness(kind: AdapterKind, tenantry: Tenantry, options?: T
     app.use(tenantryErrorHandler());
     const server = createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as AddressInfo).port;
-    // node:http rather than fetch: fetch replaces a custom Host header, and subdomain tests need one
-    result.request = (path, init = {}) =>
-      new Promise<Answer>((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: init.headers ?? {} }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            const headers = new Headers();
-            for (const [name, value] of Object.entries(res.headers)) {
-              if (typeof value === 'string') headers.set(name, value);
-            }
-            resolve(answer(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, headers })));
-          });
-        });
-        req.on('error', reject);
-        req.end(init.body);
-      });
+    result.request = nodeRequester((server.address() as AddressInfo).port);
     result.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+    return result;
+  }
+
+  if (kind === 'fastify') {
+    const app = Fastify();
+    await app.register(fastifyTenancy(tenantry, options));
+    app.all('/*', async (request, reply) => {
+      const r = await route(request.method, request.url.split('?')[0]!, counter);
+      return reply.code(r.status).send(r.body);
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    result.request = nodeRequester((app.server.address() as AddressInfo).port);
+    result.close = () => app.close();
     return result;
   }
 
@@ -132,6 +131,26 @@ export async function harness(kind: AdapterKind, tenantry: Tenantry, options?: T
   };
   result.close = async () => {};
   return result;
+}
+
+/** Requests over node:http rather than fetch: fetch replaces a custom Host header, and subdomain tests need one. */
+function nodeRequester(port: number): Harness['request'] {
+  return (path, init = {}) =>
+    new Promise<Answer>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: init.headers ?? {} }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const headers = new Headers();
+          for (const [name, value] of Object.entries(res.headers)) {
+            if (typeof value === 'string') headers.set(name, value);
+          }
+          resolve(answer(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, headers })));
+        });
+      });
+      req.on('error', reject);
+      req.end(init.body);
+    });
 }
 
 async function answer(res: Response): Promise<Answer> {
