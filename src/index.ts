@@ -32,7 +32,7 @@ export type { RequestScope } from './router/scope.js';
 export { memoryRegistry, libsqlRegistry } from './registry/index.js';
 export { encryptedRegistry } from './registry/encrypted.js';
 export type { InvalidationBus, InvalidationHandlers } from './registry/invalidation.js';
-export type { TenantListFilter, TenantRegistry } from './registry/index.js';
+export type { TenantListFilter, TenantRecordUpdater, TenantRegistry } from './registry/index.js';
 export { memoryQuotaStore, QUOTA_NAMES, quotaKey } from './quota/index.js';
 export type {
   CounterDecision,

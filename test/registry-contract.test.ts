@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { libsqlRegistry, memoryRegistry } from '../src/registry/index.js';
+import { encryptedRegistry } from '../src/registry/encrypted.js';
 import type { TenantRegistry } from '../src/registry/index.js';
 import type { TenantRecordInput } from '../src/protocol/index.js';
 import pg from 'pg';
@@ -313,6 +314,52 @@ function registryContract(name: string, makeRegistry: (now: () => number) => Sub
       });
     });
 
+    describe('update (atomic read-modify-write)', () => {
+      it('stores what fn returns from the current record, keeping createdAt', async () => {
+        await registry.put({ id: 'acme', domains: ['acme.com'], quotas: { maxUsers: 5 } });
+        clock = T0 + 1000;
+        const stored = await registry.update!('acme', (t) => ({ ...t, plan: 'pro', domains: [...t.domains, 'acme.org'] }));
+        expect(stored).toMatchObject({ id: 'acme', plan: 'pro', domains: ['acme.com', 'acme.org'], createdAt: new Date(T0).toISOString(), updatedAt: new Date(T0 + 1000).toISOString() });
+        expect(await registry.get('acme')).toEqual(stored);
+        expect((await registry.findByDomain('acme.org'))?.id).toBe('acme');
+      });
+
+      it('resolves undefined for an unknown tenant without calling fn', async () => {
+        let calls = 0;
+        expect(await registry.update!('nobody', (t) => (calls++, t))).toBeUndefined();
+        expect(calls).toBe(0);
+        expect(await registry.list()).toEqual([]);
+      });
+
+      it('refuses another id, invalid records and taken names, leaving the record as it was', async () => {
+        await registry.put({ id: 'acme' });
+        await registry.put({ id: 'globex', domains: ['globex.com'] });
+        const before = await registry.get('acme');
+        await expect(registry.update!('acme', (t) => ({ ...t, id: 'other' }))).rejects.toThrow(/id "other"/);
+        await expect(registry.update!('acme', (t) => ({ ...t, plan: 'gold' as never }))).rejects.toBeInstanceOf(TypeError);
+        await expect(registry.update!('acme', (t) => ({ ...t, domains: ['globex.com'] }))).rejects.toThrow(/globex/);
+        await expect(registry.update!('acme', () => { throw new Error('changed my mind'); })).rejects.toThrow('changed my mind');
+        expect(await registry.get('acme')).toEqual(before);
+      });
+
+      it('loses no change when plan changes and status changes of one tenant run at once', async () => {
+        await registry.put({ id: 'acme', quotas: { maxObjects: 1 } });
+        const plans = ['free', 'pro', 'enterprise'] as const;
+        const statuses = ['active', 'suspended'] as const;
+        const changes = Array.from({ length: 24 }, (_, i) =>
+          registry.update!('acme', async (t) => {
+            await new Promise((resolve) => setTimeout(resolve, i % 3)); // widen the race window
+            const counted = { ...t, quotas: { maxObjects: (t.quotas?.maxObjects ?? 0) + 1 } };
+            return i % 2 === 0 ? { ...counted, plan: plans[i % 3]! } : { ...counted, status: statuses[i % 2]! };
+          }),
+        );
+        const results = await Promise.all(changes);
+        // Every update saw the one before it: the counter went 1 → 25 and each value 2..25 was written once.
+        expect((await registry.get('acme'))?.quotas?.maxObjects).toBe(25);
+        expect(results.map((r) => r!.quotas!.maxObjects).sort((a, b) => a! - b!)).toEqual(Array.from({ length: 24 }, (_, i) => i + 2));
+      });
+    });
+
     describe('isolation of returned objects', () => {
       it('returns copies: mutating a result changes nothing stored', async () => {
         const put = await registry.put({ id: 'acme', domains: ['acme.com'], quotas: { maxUsers: 5 } });
@@ -341,6 +388,8 @@ function registryContract(name: string, makeRegistry: (now: () => number) => Sub
 }
 
 registryContract('memory', (now) => ({ registry: memoryRegistry([], { now }), cleanup: async () => {} }));
+
+registryContract('encrypted (over memory)', (now) => ({ registry: encryptedRegistry(memoryRegistry([], { now }), new Uint8Array(32).fill(7)), cleanup: async () => {} }));
 
 registryContract('libSQL', (now) => {
   const dir = mkdtempSync(join(tmpdir(), 'tenantry-registry-'));

@@ -128,6 +128,32 @@ describe('libsqlRegistry', () => {
     expect(rows[0]?.['value']).toBe(String(LIBSQL_REGISTRY_SCHEMA_VERSION));
   });
 
+  it('upgrades version-1 tables in place: rows kept, versions start at 1, update() works', async () => {
+    const raw = rawClient();
+    // The tables as tenantry 0.1 created them (schema version 1).
+    await raw.batch(
+      [
+        'CREATE TABLE tenantry_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)',
+        `CREATE TABLE tenantry_tenants (id TEXT PRIMARY KEY, slug TEXT UNIQUE, plan TEXT NOT NULL, region TEXT, status TEXT NOT NULL,
+          db_url TEXT, db_auth_token TEXT, quotas TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)`,
+        'CREATE TABLE tenantry_tenant_domains (domain TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenantry_tenants(id) ON DELETE CASCADE)',
+        "INSERT INTO tenantry_meta VALUES ('schema_version', '1')",
+        "INSERT INTO tenantry_tenants VALUES ('acme', NULL, 'pro', NULL, 'active', NULL, NULL, NULL, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+        "INSERT INTO tenantry_tenant_domains VALUES ('acme.com', 'acme')",
+      ],
+      'write',
+    );
+    const [a, b] = [registryAt(), registryAt()];
+    // Two registries upgrading at once: one ALTER wins, the other reads the new version.
+    const [viaA, viaB] = await Promise.all([a.get('acme'), b.findByDomain('acme.com')]);
+    expect(viaA).toMatchObject({ id: 'acme', plan: 'pro', domains: ['acme.com'] });
+    expect(viaB?.id).toBe('acme');
+    expect((await raw.execute("SELECT value FROM tenantry_meta WHERE key = 'schema_version'")).rows[0]?.['value']).toBe('2');
+    await Promise.all([a.update!('acme', (t) => ({ ...t, status: 'suspended' })), b.update!('acme', (t) => ({ ...t, plan: 'enterprise' }))]);
+    expect(await a.get('acme')).toMatchObject({ status: 'suspended', plan: 'enterprise', createdAt: '2026-01-01T00:00:00.000Z' });
+    expect((await raw.execute("SELECT version FROM tenantry_tenants WHERE id = 'acme'")).rows[0]?.['version']).toBe(3);
+  });
+
   it('refuses tables of a newer schema version', async () => {
     await registryAt().list();
     await rawClient().execute("UPDATE tenantry_meta SET value = '99' WHERE key = 'schema_version'");

@@ -11,4 +11,4 @@
  * const tenantry = createTenantry({ registry });
  */
 export { postgresRegistry } from './registry.js';
-export type { PostgresRegistry, PostgresRegistryOptions, TenantRecordUpdater } from './registry.js';
+export type { PostgresRegistry, PostgresRegistryOptions } from './registry.js';

@@ -7,7 +7,7 @@ import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { DomainSchema, TENANT_ID_PATTERN, TenantRecordSchema } from '../protocol/index.js';
 import type { TenantRecord, TenantRecordInput } from '../protocol/index.js';
 import { checkListFilter, clockOption, conflictError, isoNow, nameClashError, normalizeRecord } from '../registry/record.js';
-import type { TenantListFilter, TenantRegistry } from '../registry/types.js';
+import type { TenantListFilter, TenantRecordUpdater, TenantRegistry } from '../registry/types.js';
 
 /** Options of {@link postgresRegistry}: pass exactly one of `pool` and `connectionString`. */
 export interface PostgresRegistryOptions {
@@ -26,12 +26,6 @@ export interface PostgresRegistryOptions {
   /** Millisecond clock for `createdAt` / `updatedAt` (tests drive it). Default `Date.now`. */
   now?: () => number;
 }
-
-/**
- * Builds the record to store from the current one inside {@link PostgresRegistry.update}.
- * It receives a copy (mutate it freely) and returns the whole new record (the same id).
- */
-export type TenantRecordUpdater = (current: TenantRecord) => TenantRecordInput | Promise<TenantRecordInput>;
 
 /** A {@link TenantRegistry} in PostgreSQL, with an explicit `migrate()` and an atomic `update()`. */
 export interface PostgresRegistry extends TenantRegistry {

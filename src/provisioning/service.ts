@@ -15,6 +15,7 @@ import type {
   TenantProvisioningRequest,
   TenantProvisioningResult,
   TenantRecord,
+  TenantRecordInput,
   TenantRegion,
 } from '../protocol/index.js';
 import type { TenantRegistry } from '../registry/types.js';
@@ -126,19 +127,20 @@ export class ProvisioningService implements IProvisioningService {
    */
   suspendTenant(tenantId: string): Promise<TenantProvisioningResult> {
     return this.#exclusive(tenantId, async () => {
+      const suspendable = (current: TenantRecord): void => {
+        if (current.status !== 'active' && current.status !== 'suspended') throw wrongStatus(current, 'suspend');
+      };
       const record = await this.#existing(tenantId);
-      if (record.status !== 'active' && record.status !== 'suspended') throw wrongStatus(record, 'suspend');
-      const db = { ...record.db };
+      suspendable(record);
+      let token: { authToken?: string } | undefined; // undefined: the token stays as it is
       if (this.#deps.options.revokeTokensOnSuspend && record.db.authToken !== undefined) {
         const name = await this.#databaseNameOf(record);
         await this.#deps.platform.revokeTokens(name);
-        if (this.#deps.readOnlyWhenSuspended) {
-          db.authToken = await this.#deps.platform.createToken(name, { authorization: 'read-only', expiration: this.#deps.options.tokenExpiration });
-        } else {
-          delete db.authToken;
-        }
+        token = this.#deps.readOnlyWhenSuspended
+          ? { authToken: await this.#deps.platform.createToken(name, { authorization: 'read-only', expiration: this.#deps.options.tokenExpiration }) }
+          : {};
       }
-      const stored = await this.#deps.registry.put({ ...record, status: 'suspended', db });
+      const stored = await this.#change(tenantId, suspendable, (current) => ({ ...current, status: 'suspended', db: withToken(current.db, token) }));
       await this.#deps.invalidate(tenantId);
       return this.#result(stored, []);
     });
@@ -150,15 +152,18 @@ export class ProvisioningService implements IProvisioningService {
    */
   resumeTenant(tenantId: string): Promise<TenantProvisioningResult> {
     return this.#exclusive(tenantId, async () => {
+      const resumable = (current: TenantRecord): void => {
+        if (current.status !== 'suspended' && current.status !== 'active' && current.status !== 'destroying') throw wrongStatus(current, 'resume');
+      };
       const record = await this.#existing(tenantId);
-      if (record.status !== 'suspended' && record.status !== 'active' && record.status !== 'destroying') throw wrongStatus(record, 'resume');
-      const db = { ...record.db };
+      resumable(record);
+      let token: { authToken?: string } | undefined;
       if (record.db.authToken !== undefined || this.#deps.options.revokeTokensOnSuspend) {
         const name = await this.#databaseNameOf(record);
         await this.#deps.platform.revokeTokens(name);
-        db.authToken = await this.#deps.platform.createToken(name, { authorization: 'full-access', expiration: this.#deps.options.tokenExpiration });
+        token = { authToken: await this.#deps.platform.createToken(name, { authorization: 'full-access', expiration: this.#deps.options.tokenExpiration }) };
       }
-      const stored = await this.#deps.registry.put({ ...record, status: 'active', db });
+      const stored = await this.#change(tenantId, resumable, (current) => ({ ...current, status: 'active', db: withToken(current.db, token) }));
       await this.#deps.invalidate(tenantId);
       return this.#result(stored, []);
     });
@@ -177,7 +182,7 @@ export class ProvisioningService implements IProvisioningService {
         await this.#purge(record);
         return { ...this.#result(record, []), status: 'destroying' as const };
       }
-      const stored = record.status === 'destroying' ? record : await this.#deps.registry.put({ ...record, status: 'destroying' });
+      const stored = record.status === 'destroying' ? record : await this.#change(tenantId, () => {}, (current) => ({ ...current, status: 'destroying' }));
       await this.#deps.invalidate(tenantId);
       return this.#result(stored, []);
     });
@@ -215,9 +220,10 @@ export class ProvisioningService implements IProvisioningService {
       return Promise.reject(new TypeError(`migrateTenantPlan: plan must be one of ${TenantPlanSchema.options.join(', ')}`));
     }
     return this.#exclusive(tenantId, async () => {
-      const record = await this.#existing(tenantId);
-      if (record.status === 'destroying') throw wrongStatus(record, 'change the plan of');
-      const stored = await this.#deps.registry.put({ ...record, plan });
+      const changeable = (current: TenantRecord): void => {
+        if (current.status === 'destroying') throw wrongStatus(current, 'change the plan of');
+      };
+      const stored = await this.#change(tenantId, changeable, (current) => ({ ...current, plan }));
       await this.#deps.invalidate(tenantId);
       return this.#result(stored, []);
     });
@@ -433,6 +439,27 @@ export class ProvisioningService implements IProvisioningService {
     await this.#deps.invalidate(record.id);
   }
 
+  /**
+   * Writes `change(current)`, after `check(current)` (which throws when the current record does
+   * not allow it). With a registry that has `update` the read and the write are one atomic step,
+   * so a change another instance made meanwhile (a plan change during a suspension) is kept and
+   * the check sees it; otherwise get then put (the last writer wins).
+   */
+  async #change(tenantId: string, check: (current: TenantRecord) => void, change: (current: TenantRecord) => TenantRecordInput): Promise<TenantRecord> {
+    const registry = this.#deps.registry;
+    if (registry.update === undefined) {
+      const current = await this.#existing(tenantId);
+      check(current);
+      return registry.put(change(current));
+    }
+    const stored = await registry.update(tenantId, (current) => {
+      check(current);
+      return change(current);
+    });
+    if (stored === undefined) throw new TenantryError('TENANT_NOT_FOUND', `no tenant "${tenantId}"`);
+    return stored;
+  }
+
   async #existing(tenantId: string): Promise<TenantRecord> {
     if (typeof tenantId !== 'string' || !TENANT_ID_PATTERN.test(tenantId)) {
       throw new TenantryError('INVALID_TENANT_ID', 'not a valid tenant id');
@@ -491,6 +518,13 @@ export class ProvisioningService implements IProvisioningService {
     });
     return next;
   }
+}
+
+/** `db` with its token replaced by `token` (`{}` removes it), or as it is when `token` is undefined. */
+function withToken(db: TenantRecord['db'], token: { authToken?: string } | undefined): TenantRecord['db'] {
+  if (token === undefined) return db;
+  const { authToken: _old, ...rest } = db;
+  return { ...rest, ...token };
 }
 
 function wrongStatus(record: TenantRecord, action: string): TenantryError {

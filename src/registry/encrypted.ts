@@ -43,6 +43,11 @@ export function encryptedRegistry(inner: TenantRegistry, secretKey: string | Uin
     return new CompactEncrypt(encoder.encode(token)).setProtectedHeader({ alg: 'dir', enc: 'A256GCM', cty: CONTENT_TYPE }).encrypt(key);
   }
 
+  async function seal(record: TenantRecordInput): Promise<TenantRecordInput> {
+    const token = record?.db?.authToken;
+    return token === undefined ? record : { ...record, db: { ...record.db, authToken: await encrypt(token) } };
+  }
+
   async function open<T extends TenantRecord | undefined>(record: T): Promise<T> {
     const token = record?.db.authToken;
     if (record === undefined || token === undefined || !isSealed(token)) return record;
@@ -59,13 +64,13 @@ export function encryptedRegistry(inner: TenantRegistry, secretKey: string | Uin
     findBySlug: async (slug) => open(await inner.findBySlug(slug)),
     findByDomain: async (domain) => open(await inner.findByDomain(domain)),
     list: async (filter?: TenantListFilter) => Promise.all((await inner.list(filter)).map((record) => open(record))),
-    put: async (record: TenantRecordInput) => {
-      const token = record.db?.authToken;
-      const sealed = token === undefined ? record : { ...record, db: { ...record.db, authToken: await encrypt(token) } };
-      return open(await inner.put(sealed));
-    },
+    put: async (record: TenantRecordInput) => open(await inner.put(await seal(record))),
     delete: (id) => inner.delete(id),
   };
+  if (inner.update !== undefined) {
+    wrapped.update = async (id, fn) => open(await inner.update!(id, async (current) => seal(await fn(await open(current)))));
+  }
+  if (inner.migrate !== undefined) wrapped.migrate = () => inner.migrate!();
   if (inner.close !== undefined) wrapped.close = () => inner.close!();
   return wrapped;
 }

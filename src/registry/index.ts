@@ -1,7 +1,7 @@
 /**
  * Where tenant records live (the control plane) and the lookup cache in front of it.
  */
-export type { TenantListFilter, TenantRegistry } from './types.js';
+export type { TenantListFilter, TenantRecordUpdater, TenantRegistry } from './types.js';
 export { memoryRegistry } from './memory.js';
 export type { MemoryRegistryOptions } from './memory.js';
 export { libsqlRegistry, LIBSQL_REGISTRY_SCHEMA_VERSION } from './libsql.js';

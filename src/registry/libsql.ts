@@ -8,7 +8,7 @@ import type { Client, InStatement, Row, Value } from '@libsql/client';
 import { DomainSchema, TENANT_ID_PATTERN, TenantRecordSchema } from '../protocol/index.js';
 import type { TenantRecord, TenantRecordInput } from '../protocol/index.js';
 import { checkListFilter, clockOption, conflictError, isoNow, nameClashError, normalizeRecord } from './record.js';
-import type { TenantListFilter, TenantRegistry } from './types.js';
+import type { TenantListFilter, TenantRecordUpdater, TenantRegistry } from './types.js';
 
 /** Options of {@link libsqlRegistry}: pass exactly one of `url` and `client`. */
 export interface LibsqlRegistryOptions {
@@ -23,12 +23,25 @@ export interface LibsqlRegistryOptions {
 }
 
 /** Version of the tables below, kept in `tenantry_meta` under `schema_version`. */
-export const LIBSQL_REGISTRY_SCHEMA_VERSION = 1;
+export const LIBSQL_REGISTRY_SCHEMA_VERSION = 2;
 
 const TENANTS = 'tenantry_tenants';
 const DOMAINS = 'tenantry_tenant_domains';
 /** Text of the RAISE in the id/slug triggers, recognised when mapping errors. */
 const NAME_CLASH = 'tenantry: a tenant id and a slug clash';
+/** Text of the RAISE in the version trigger: an `update()` lost the race and retries. */
+const STALE_VERSION = 'tenantry: the tenant changed since it was read';
+/** How often `update()` re-reads and retries after losing a race before it gives up. */
+const UPDATE_ATTEMPTS = 50;
+
+/**
+ * Optimistic versioning: every write moves `version` on by exactly one. `put` writes
+ * `version + 1`; `update` writes the version it read plus one, which this trigger refuses when
+ * another writer got there first, rolling back the whole write batch.
+ */
+const VERSION_TRIGGER = `CREATE TRIGGER IF NOT EXISTS ${TENANTS}_version BEFORE UPDATE OF version ON ${TENANTS}
+    WHEN NEW.version <> OLD.version + 1
+    BEGIN SELECT RAISE(ABORT, '${STALE_VERSION}'); END`;
 
 /**
  * Schema v1. The triggers keep ids and slugs apart across tenants (a tenant's id doubles as its
@@ -49,7 +62,8 @@ const SCHEMA: InStatement[] = [
     db_auth_token TEXT,
     quotas TEXT,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1
   )`,
   `CREATE TABLE IF NOT EXISTS ${DOMAINS} (
     domain TEXT PRIMARY KEY,
@@ -63,12 +77,22 @@ const SCHEMA: InStatement[] = [
   `CREATE TRIGGER IF NOT EXISTS ${TENANTS}_names_update BEFORE UPDATE OF slug ON ${TENANTS}
     WHEN NEW.slug IS NOT NULL AND EXISTS (SELECT 1 FROM ${TENANTS} WHERE id <> NEW.id AND id = NEW.slug)
     BEGIN SELECT RAISE(ABORT, '${NAME_CLASH}'); END`,
-  { sql: 'INSERT OR IGNORE INTO tenantry_meta (key, value) VALUES (?, ?)', args: ['schema_version', String(LIBSQL_REGISTRY_SCHEMA_VERSION)] },
 ];
+
+/**
+ * Version 1 → 2: the `version` column and its trigger. Run in one write batch; a concurrent
+ * upgrader makes the ALTER fail (duplicate column), after which the version is read again.
+ */
+const UPGRADE_V1_TO_V2: InStatement[] = [
+  `ALTER TABLE ${TENANTS} ADD COLUMN version INTEGER NOT NULL DEFAULT 1`,
+  VERSION_TRIGGER,
+  "UPDATE tenantry_meta SET value = '2' WHERE key = 'schema_version' AND value = '1'",
+];
+
 
 /** One row per tenant with its domains as a JSON array: one statement, one consistent read. */
 const SELECT_RECORD = `SELECT t.id, t.slug, t.plan, t.region, t.status, t.db_url, t.db_auth_token, t.quotas,
-  t.created_at, t.updated_at,
+  t.created_at, t.updated_at, t.version,
   (SELECT json_group_array(d.domain) FROM ${DOMAINS} d WHERE d.tenant_id = t.id) AS domains
   FROM ${TENANTS} t`;
 
@@ -188,7 +212,7 @@ class LibsqlRegistry implements TenantRegistry {
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
           ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, plan = excluded.plan, region = excluded.region,
             status = excluded.status, db_url = excluded.db_url, db_auth_token = excluded.db_auth_token,
-            quotas = excluded.quotas, updated_at = excluded.updated_at`,
+            quotas = excluded.quotas, updated_at = excluded.updated_at, version = ${TENANTS}.version + 1`,
         args: [
           id,
           record.slug ?? null,
@@ -220,6 +244,66 @@ class LibsqlRegistry implements TenantRegistry {
     }
     const createdAt = results[results.length - 1]?.rows[0]?.['created_at'];
     return typeof createdAt === 'string' ? { ...record, createdAt } : record;
+  }
+
+  /**
+   * Optimistic: reads the record and its version, calls `fn` outside any transaction, and
+   * writes in one batch that the version trigger rolls back when another writer changed the
+   * tenant meanwhile; then it reads again and calls `fn` again (up to 50 times).
+   */
+  async update(id: string, fn: TenantRecordUpdater): Promise<TenantRecord | undefined> {
+    if (typeof fn !== 'function') throw new TypeError('update: fn must be a function returning the new record');
+    if (!isTenantId(id)) return undefined;
+    await this.#ensureSchema();
+    for (let attempt = 1; ; attempt++) {
+      const read = await this.#client.execute({ sql: `${SELECT_RECORD} WHERE t.id = ?`, args: [id] });
+      const row = read.rows[0];
+      if (row === undefined) return undefined;
+      const next = await fn(rowToRecord(row));
+      const record = normalizeRecord(next, undefined, isoNow(this.#now));
+      if (record.id !== id) throw new TypeError(`update: fn returned a record with id "${record.id}" for tenant "${id}"`);
+      try {
+        const written = await this.#client.batch(this.#updateStatements(record, Number(row['version'])), 'write');
+        const createdAt = written[written.length - 1]?.rows[0]?.['created_at'];
+        // No row: the tenant was deleted after the read.
+        return typeof createdAt === 'string' ? { ...record, createdAt } : undefined;
+      } catch (err) {
+        if (isStaleVersion(err) && attempt < UPDATE_ATTEMPTS) continue;
+        if (isStaleVersion(err)) throw new Error(`update: tenant "${id}" kept changing; gave up after ${UPDATE_ATTEMPTS} attempts`, { cause: err });
+        if (isConstraintError(err)) throw await this.#conflict(record, err);
+        throw err;
+      }
+    }
+  }
+
+  /** The write of `update`: the row at `version + 1` (refused by the trigger if stale), then its domains. */
+  #updateStatements(record: TenantRecord, version: number): InStatement[] {
+    const { id } = record;
+    const exists = `EXISTS (SELECT 1 FROM ${TENANTS} WHERE id = ?)`;
+    const statements: InStatement[] = [
+      {
+        sql: `UPDATE ${TENANTS} SET slug = ?, plan = ?, region = ?, status = ?, db_url = ?, db_auth_token = ?, quotas = ?,
+          updated_at = ?, version = ? WHERE id = ?`,
+        args: [
+          record.slug ?? null,
+          record.plan,
+          record.region ?? null,
+          record.status,
+          record.db.url ?? null,
+          record.db.authToken ?? null,
+          record.quotas === undefined ? null : JSON.stringify(record.quotas),
+          record.updatedAt,
+          version + 1,
+          id,
+        ],
+      },
+      { sql: `DELETE FROM ${DOMAINS} WHERE tenant_id = ?`, args: [id] },
+    ];
+    for (const domain of record.domains) {
+      statements.push({ sql: `INSERT INTO ${DOMAINS} (domain, tenant_id) SELECT ?, ? WHERE ${exists}`, args: [domain, id, id] });
+    }
+    statements.push({ sql: `SELECT created_at FROM ${TENANTS} WHERE id = ?`, args: [id] });
+    return statements;
   }
 
   async delete(id: string): Promise<boolean> {
@@ -265,11 +349,22 @@ class LibsqlRegistry implements TenantRegistry {
   }
 
   async #createSchema(): Promise<void> {
+    const readVersion = { sql: 'SELECT value FROM tenantry_meta WHERE key = ?', args: ['schema_version'] };
+    // Tables of version 1 already hold tenants: their meta row says 1 and the upgrade runs below.
     const results = await this.#client.batch(
-      [...SCHEMA, { sql: 'SELECT value FROM tenantry_meta WHERE key = ?', args: ['schema_version'] }],
+      [...SCHEMA, readVersion, `INSERT OR IGNORE INTO tenantry_meta (key, value) VALUES ('schema_version', '${LIBSQL_REGISTRY_SCHEMA_VERSION}')`],
       'write',
     );
-    const version = Number(results[results.length - 1]?.rows[0]?.['value']);
+    let version = Number(results[SCHEMA.length]?.rows[0]?.['value'] ?? LIBSQL_REGISTRY_SCHEMA_VERSION);
+    if (version === LIBSQL_REGISTRY_SCHEMA_VERSION) await this.#client.execute(VERSION_TRIGGER);
+    if (version === 1) {
+      try {
+        await this.#client.batch(UPGRADE_V1_TO_V2, 'write');
+      } catch (err) {
+        if (!String((err as Error | null)?.message).includes('duplicate column')) throw err;
+      }
+      version = Number((await this.#client.execute(readVersion)).rows[0]?.['value']);
+    }
     if (version !== LIBSQL_REGISTRY_SCHEMA_VERSION) {
       throw new Error(
         `libsqlRegistry: the registry tables have schema version ${String(version)}; this tenantry reads version ${LIBSQL_REGISTRY_SCHEMA_VERSION}`,
@@ -315,6 +410,10 @@ function isTenantId(value: unknown): value is string {
 
 function text(value: Value | undefined): string | undefined {
   return typeof value === 'string' ? value : undefined;
+}
+
+function isStaleVersion(err: unknown): boolean {
+  return String((err as Error | null)?.message).includes(STALE_VERSION);
 }
 
 function isConstraintError(err: unknown): boolean {

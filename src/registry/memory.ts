@@ -4,7 +4,7 @@
  */
 import type { TenantRecord, TenantRecordInput } from '../protocol/index.js';
 import { checkListFilter, clockOption, conflictError, isoNow, nameClashError, normalizeRecord } from './record.js';
-import type { TenantListFilter, TenantRegistry } from './types.js';
+import type { TenantListFilter, TenantRecordUpdater, TenantRegistry } from './types.js';
 
 /** Options of {@link memoryRegistry}. */
 export interface MemoryRegistryOptions {
@@ -44,6 +44,8 @@ class MemoryRegistry implements TenantRegistry {
   readonly #bySlug = new Map<string, string>();
   /** domain → tenant id */
   readonly #byDomain = new Map<string, string>();
+  /** tenant id → the tail of its queue of `update` calls */
+  readonly #updating = new Map<string, Promise<void>>();
 
   constructor(now: () => number) {
     this.#now = now;
@@ -85,6 +87,28 @@ class MemoryRegistry implements TenantRegistry {
 
   async put(input: TenantRecordInput): Promise<TenantRecord> {
     return this.putSync(input);
+  }
+
+  /** Updates of one tenant run one after the other (`fn` may be async); other tenants' do not wait. */
+  update(id: string, fn: TenantRecordUpdater): Promise<TenantRecord | undefined> {
+    if (typeof fn !== 'function') return Promise.reject(new TypeError('update: fn must be a function returning the new record'));
+    const previous = this.#updating.get(id) ?? Promise.resolve();
+    const run = previous.then(async () => {
+      const current = this.#byId.get(id);
+      if (current === undefined) return undefined;
+      const next = await fn(structuredClone(current));
+      if (next?.id !== id) throw new TypeError(`update: fn returned a record with id "${String(next?.id)}" for tenant "${id}"`);
+      return this.putSync(next);
+    });
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#updating.set(id, settled);
+    void settled.then(() => {
+      if (this.#updating.get(id) === settled) this.#updating.delete(id);
+    });
+    return run;
   }
 
   async delete(id: string): Promise<boolean> {

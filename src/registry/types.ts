@@ -30,6 +30,10 @@ export interface TenantListFilter {
  * - `delete` resolves to `true` when a record was removed.
  * - Returned records are the caller's to keep: mutating one (or the input of `put`) never
  *   changes stored state.
+ * - `update` (optional; memory, libSQL and PostgreSQL have it) is an atomic read-modify-write of
+ *   one tenant: concurrent `update`s of one tenant never lose each other's changes, even from
+ *   several processes. tenantry's lifecycle changes (suspend, resume, destroy, plan) use it
+ *   when the registry has it, and `get` then `put` otherwise (where the last writer wins).
  */
 export interface TenantRegistry {
   get(id: string): Promise<TenantRecord | undefined>;
@@ -38,6 +42,28 @@ export interface TenantRegistry {
   list(filter?: TenantListFilter): Promise<TenantRecord[]>;
   put(record: TenantRecordInput): Promise<TenantRecord>;
   delete(id: string): Promise<boolean>;
+  /**
+   * Atomic read-modify-write: passes a copy of the current record to `fn` and stores the whole
+   * record it returns (same id; the rules of `put`). When another writer changed the tenant in
+   * between, the registry either waits for it (a row lock) or calls `fn` again with the fresh
+   * record (optimistic versioning), so `fn` must not have side effects. Resolves to the stored
+   * record, or `undefined` without calling `fn` when there is no such tenant. Rejects with a
+   * `TypeError` when `fn` returns another id. Optional.
+   */
+  update?(id: string, fn: TenantRecordUpdater): Promise<TenantRecord | undefined>;
+  /**
+   * Creates or upgrades the registry's tables, idempotently. Optional: registries that create
+   * their tables on first use (libSQL) have none; PostgreSQL's must run before first use
+   * (`tenantry migrate-control-plane` calls it).
+   */
+  migrate?(): Promise<void>;
   /** Release connections. Optional. */
   close?(): Promise<void>;
 }
+
+/**
+ * Builds the record to store from the current one in {@link TenantRegistry.update}. It gets a
+ * copy (mutate it freely) and returns the whole new record with the same id. It may run more
+ * than once (optimistic registries retry it on a concurrent change): keep it free of side effects.
+ */
+export type TenantRecordUpdater = (current: TenantRecord) => TenantRecordInput | Promise<TenantRecordInput>;
