@@ -9,6 +9,7 @@ export default defineConfig({
     turso: 'src/turso/index.ts',
     postgres: 'src/postgres/index.ts',
     fastify: 'src/middleware/fastify.ts',
+    cli: 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

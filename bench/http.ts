@@ -16,11 +16,13 @@ export class BenchError extends Error {
   }
 }
 
-export type Framework = 'hono' | 'express';
+export type Framework = 'hono' | 'express' | 'hono-registry';
 
 const SCRIPTS: Record<Framework, string> = {
   hono: fileURLToPath(new URL('./servers/hono.mjs', import.meta.url)),
   express: fileURLToPath(new URL('./servers/express.mjs', import.meta.url)),
+  // bench/registry.ts: the same Hono tenancy server on a libSQL or a PostgreSQL registry
+  'hono-registry': fileURLToPath(new URL('./servers/hono-registry.mjs', import.meta.url)),
 };
 
 const START_TIMEOUT_MS = 20_000;

@@ -18,6 +18,20 @@ export type { TenantScope } from './context/index.js';
 export { ERROR_STATUS, TenantryError, isTenantryError } from './errors/index.js';
 export type { TenantryErrorCode, TenantryErrorOptions } from './errors/index.js';
 export type { TenantryEventName, TenantryEvents, TenantryListener } from './events.js';
+export { TENANTRY_CHANNELS } from './diagnostics/index.js';
+export type {
+  PoolEvictMessage,
+  PoolOpenMessage,
+  ProvisioningStepMessage,
+  QuotaCheckMessage,
+  QuotaOperation,
+  QuotaStoreErrorMessage,
+  ResolveMessage,
+  ResolveOutcome,
+  TenantRejectedMessage,
+  TenantryChannelMessages,
+  TenantryChannelName,
+} from './diagnostics/index.js';
 export { fromHeader, fromHost, fromJwt, fromPath, fromSubdomain } from './router/resolvers/index.js';
 export type {
   HeaderResolverOptions,
@@ -59,6 +73,61 @@ export { MigrationChecksumError, MigrationError, loadMigrations, migrateDatabase
 export type { Migration, MigrationErrorCode } from './provisioning/migrations.js';
 export { migrateTenants } from './provisioning/migration-runner.js';
 export type { MigrationProgress, MigrationReport, MigrationTarget } from './provisioning/migration-runner.js';
+export {
+  DeployBundleSchema,
+  DeployManifestSchema,
+  FIELD_SQL_TYPES,
+  FIELD_STORAGE_TYPES,
+  FIELD_TYPES,
+  FieldDefinitionSchema,
+  FieldTypeSchema,
+  ObjectDefinitionSchema,
+  ObjectIndexSchema,
+  SchemaDefinitionSchema,
+  SchemaError,
+  applyMigrationPlan,
+  diffSchemas,
+  generateMigrations,
+  introspectDatabase,
+  parseBundle,
+  parseManifest,
+  safeParseBundle,
+  schemaFingerprint,
+  schemaFromManifest,
+} from './schema/index.js';
+export type {
+  ApplyOptions,
+  BundleParseResult,
+  ColumnDefinition,
+  DeployBundle,
+  DeployBundleInput,
+  DeployDiff,
+  DeployManifest,
+  DeployManifestInput,
+  DesiredSchema,
+  FieldChange,
+  FieldDefinition,
+  FieldType,
+  ISchemaDiffService,
+  IndexDefinition,
+  IntrospectedColumn,
+  IntrospectedIndex,
+  IntrospectedSchema,
+  IntrospectedTable,
+  MigrationApplyResult,
+  MigrationPlan,
+  MigrationStatement,
+  MigrationStepKind,
+  ObjectDefinition,
+  ObjectDiff,
+  ObjectIndex,
+  SchemaChange,
+  SchemaDefinition,
+  SchemaErrorCode,
+  SchemaIssue,
+  SchemaService,
+  TableDefinition,
+} from './schema/index.js';
 export { toProblem } from './middleware/problem.js';
 export type { Problem, ProblemDetails } from './middleware/problem.js';
 export { problemResponse } from './middleware/fetch.js';

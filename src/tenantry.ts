@@ -8,6 +8,7 @@ import { resolveConfig } from './config/index.js';
 import type { ResolvedConfig, TenantryOptions } from './config/index.js';
 import { TenantryError, isTenantryError } from './errors/index.js';
 import { TenantryEmitter } from './events.js';
+import { provisioningStepChannel, tenantRejectedChannel } from './diagnostics/channels.js';
 import type { TenantryEventName, TenantryListener } from './events.js';
 import { embeddedDefaults } from './node/defaults.js';
 import type { KernelContext, TenantRuntimeContext } from './protocol/index.js';
@@ -18,6 +19,7 @@ import type { Migration } from './provisioning/migrations.js';
 import { migrateTenants } from './provisioning/migration-runner.js';
 import type { MigrationProgress, MigrationReport, MigrationTarget } from './provisioning/migration-runner.js';
 import { ProvisioningService } from './provisioning/service.js';
+import { SchemaService } from './schema/service.js';
 import { QuotaService } from './quota/service.js';
 import { RegistryCache } from './registry/cache.js';
 import { encryptedRegistry } from './registry/encrypted.js';
@@ -32,8 +34,15 @@ import { fetchRequestView, problemResponse } from './middleware/fetch.js';
 /** Longest a cached record is trusted while the invalidation bus is disconnected. */
 const DEGRADED_TTL_MS = 1_000;
 
-/** The process-wide KernelContext `instanceId`. */
-const INSTANCE_ID = globalThis.crypto.randomUUID();
+/**
+ * The process-wide KernelContext `instanceId`, made on first use: Cloudflare Workers refuse to
+ * generate random values at module load (and `createTenantry()` often runs there).
+ */
+let instanceId: string | undefined;
+function processInstanceId(): string {
+  instanceId ??= globalThis.crypto.randomUUID();
+  return instanceId;
+}
 const START_TIME = Date.now();
 
 /** Figures of `tenantry.stats()`. */
@@ -80,6 +89,15 @@ export class Tenantry implements ITenantRouter {
    * const result = await tenantry.provisioning.provisionTenant({ orgId: 'acme', plan: 'pro' });
    */
   readonly provisioning: ProvisioningService;
+  /**
+   * Schemas of tenant databases (the protocol's `ISchemaDiffService`): `introspect`, `diff`,
+   * `generateMigrations`, `applyMigrations` (see the README's "Schema and deploys").
+   *
+   * @example
+   * const plan = tenantry.schema.generateMigrations(tenantry.schema.diff(await tenantry.schema.introspect('acme'), bundle));
+   * await tenantry.schema.applyMigrations('acme', plan);
+   */
+  readonly schema: SchemaService;
   readonly #config: ResolvedConfig;
   readonly #cache: RegistryCache;
   readonly #pool: ClientPool;
@@ -108,6 +126,7 @@ export class Tenantry implements ITenantRouter {
     this.#pool = new ClientPool({
       maxClients: config.maxClients,
       idleTtlMs: config.idleTtlMs,
+      keepClients: config.keepClients,
       now: config.now,
       ...(config.createClient === undefined ? {} : { createClient: config.createClient }),
       onOpen: (tenantId) => {
@@ -118,10 +137,14 @@ export class Tenantry implements ITenantRouter {
       },
     });
     const kernel: KernelContext = Object.freeze({
-      instanceId: INSTANCE_ID,
+      // a getter: read when a request builds its context, never at module load (see above)
+      get instanceId() {
+        return processInstanceId();
+      },
       mode: config.mode,
       version: config.version,
-      cwd: typeof process === 'undefined' ? '/' : process.cwd(),
+      // workerd's `process` has no cwd() on older compatibility dates
+      cwd: typeof process === 'undefined' || typeof process.cwd !== 'function' ? '/' : process.cwd(),
       startTime: START_TIME,
       features: Object.freeze({ ...config.features }),
     });
@@ -142,6 +165,7 @@ export class Tenantry implements ITenantRouter {
       },
     );
     this.#router = new TenantRouter(config, this.#cache, this.#pool, kernel, this.quota);
+    this.schema = new SchemaService({ open: async (tenantId) => this.#router.openById(parseTenantId(tenantId, 'schema'), 'schema'), now: config.now });
     const bus = config.invalidation;
     this.#busReady =
       bus === undefined
@@ -168,6 +192,7 @@ export class Tenantry implements ITenantRouter {
       invalidate: (tenantId) => this.#invalidateEverywhere(tenantId),
       onStep: (tenantId, step) => {
         if (this.#events.has('provisioning:step')) this.#events.emit('provisioning:step', { tenantId, step });
+        if (provisioningStepChannel.hasSubscribers) provisioningStepChannel.publish({ tenantId, step: { ...step } });
       },
       readOnlyWhenSuspended: config.suspendedAccess === 'read-only',
     });
@@ -184,13 +209,15 @@ export class Tenantry implements ITenantRouter {
    * with {@link Tenantry.runScope}.
    */
   openScope(request: RequestView, optional = false): RequestScope | undefined | Promise<RequestScope | undefined> {
+    let scope: RequestScope | undefined | Promise<RequestScope | undefined>;
     try {
-      const scope = this.#router.open(request, optional);
-      if (scope instanceof Promise) return scope.then((s) => this.#admitted(s), (err: unknown) => this.#rejected(err));
-      return this.#admitted(scope);
+      scope = this.#router.open(request, optional);
     } catch (err) {
       return this.#rejected(err);
     }
+    // #admitted reports its own refusals: calling it inside the try above reported them twice
+    if (scope instanceof Promise) return scope.then((s) => this.#admitted(s), (err: unknown) => this.#rejected(err));
+    return this.#admitted(scope);
   }
 
   /** The rate step of the request path (the tenant's `apiRateLimit`), then the event. */
@@ -431,6 +458,9 @@ export class Tenantry implements ITenantRouter {
       : new TenantryError('TENANT_UNAVAILABLE', 'tenant resolution failed', { cause: err });
     if (this.#events.has('tenant:rejected')) {
       this.#events.emit('tenant:rejected', { code: error.code, status: error.status, message: error.message });
+    }
+    if (tenantRejectedChannel.hasSubscribers) {
+      tenantRejectedChannel.publish({ code: error.code, status: error.status, message: error.message });
     }
     throw error;
   }

@@ -4,6 +4,7 @@
  * names the option.
  */
 import type { Client } from '@libsql/client';
+import { TenantryError } from '../errors/index.js';
 import { TENANT_ID_PATTERN, TenantQuotaSchema, TenantPlanSchema } from '../protocol/index.js';
 import type { KernelContext, TenantPlan, TenantQuota } from '../protocol/index.js';
 import { resolveQuotaOptions } from '../quota/options.js';
@@ -16,6 +17,7 @@ import { parseSecretKey } from '../registry/encrypted.js';
 import type { InvalidationBus } from '../registry/invalidation.js';
 import type { TenantRegistry } from '../registry/types.js';
 import type { TenantResolver } from '../router/types.js';
+import { KEEP_CLIENTS_DEFAULT, checkRuntimeOptions } from '../node/runtime.js';
 
 /** Options of the database client pool. */
 export interface DatabaseOptions {
@@ -31,6 +33,16 @@ export interface DatabaseOptions {
   maxClients?: number;
   /** A client unused for this long is closed. Default 300 000 ms (5 min). */
   idleTtlMs?: number;
+  /**
+   * Keep clients open between operations and requests (the pool). With `false`, each database
+   * operation (a transaction: for its whole life) opens a client of its own and closes it when
+   * it ends, so no client outlives the request that made it: what Cloudflare Workers require
+   * (I/O must not be shared across requests). Cheap over `libsql:`/`https:` (one HTTP request
+   * per operation either way); `maxClients` and `idleTtlMs` then do not apply.
+   * Default `true` on Node, `false` in the edge build (`workerd`, `edge-light`, `browser`
+   * export conditions).
+   */
+  keepClients?: boolean;
 }
 
 /** Options of the registry lookup cache. */
@@ -134,6 +146,7 @@ export interface ResolvedConfig {
   authToken: string | undefined;
   maxClients: number;
   idleTtlMs: number;
+  keepClients: boolean;
   cache: Required<CacheOptions>;
   plans: Partial<Record<TenantPlan, TenantQuota>>;
   quota: ResolvedQuotaOptions;
@@ -159,7 +172,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'suspendedAccess', 'unavailableRetryAfterSeconds', 'mode', 'version', 'features', 'now', 'createClient',
   'quotaStore', 'quotas', 'platform', 'provisioning', 'secretKey', 'invalidation',
 ] satisfies (keyof TenantryOptions)[]);
-const DATABASE_KEYS: ReadonlySet<string> = new Set(['urlTemplate', 'authToken', 'maxClients', 'idleTtlMs'] satisfies (keyof DatabaseOptions)[]);
+const DATABASE_KEYS: ReadonlySet<string> = new Set(['urlTemplate', 'authToken', 'maxClients', 'idleTtlMs', 'keepClients'] satisfies (keyof DatabaseOptions)[]);
 const CACHE_KEYS: ReadonlySet<string> = new Set(['max', 'ttlMs', 'negativeTtlMs', 'staleIfErrorMs'] satisfies (keyof CacheOptions)[]);
 const URL_SCHEMES = /^(?:file|libsql|http|https|ws|wss):/;
 
@@ -251,6 +264,13 @@ export function resolveConfig(options: TenantryOptions, defaultResolvers: () => 
     if (typeof on !== 'boolean') throw new TypeError(`createTenantry: features.${name} must be a boolean`);
   }
 
+  // the edge build refuses options that need a file system (a no-op on Node)
+  checkRuntimeOptions({
+    dataDir: options.dataDir,
+    urlTemplate,
+    migrationsFolder: typeof options.provisioning?.migrations === 'string' ? options.provisioning.migrations : undefined,
+  });
+
   return {
     resolvers: Object.freeze([...resolvers]),
     registry,
@@ -259,6 +279,7 @@ export function resolveConfig(options: TenantryOptions, defaultResolvers: () => 
     authToken: optionalString(databases.authToken, 'databases.authToken'),
     maxClients: integer(databases.maxClients, 'databases.maxClients', 100, 1),
     idleTtlMs: integer(databases.idleTtlMs, 'databases.idleTtlMs', 300_000, 1),
+    keepClients: boolean(databases.keepClients, 'databases.keepClients', KEEP_CLIENTS_DEFAULT),
     cache: {
       max: integer(cache.max, 'cache.max', 10_000, 1),
       ttlMs: integer(cache.ttlMs, 'cache.ttlMs', 30_000, 0),
@@ -283,8 +304,16 @@ export function resolveConfig(options: TenantryOptions, defaultResolvers: () => 
   };
 }
 
-/** Replaces `{tenant}` / `{tenant_id}` in a URL template with the (already validated) id. */
+/**
+ * Replaces `{tenant}` / `{tenant_id}` in a URL template with the id. The id is checked again
+ * here, because a record from a custom or tampered registry may carry any id, and libSQL
+ * percent-decodes URL paths (`..%2Fx` would leave the folder): an id that is not a valid
+ * tenant id throws `TenantryError('TENANT_UNAVAILABLE')`.
+ */
 export function fillTemplate(template: string, tenantId: string): string {
+  if (typeof tenantId !== 'string' || !TENANT_ID_PATTERN.test(tenantId)) {
+    throw new TenantryError('TENANT_UNAVAILABLE', 'the tenant record has an id that is not a valid tenant id: no database URL is built from it');
+  }
   return template.replace(/\{tenant(?:_id)?\}/g, encodeURIComponent(tenantId));
 }
 

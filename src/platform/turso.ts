@@ -165,6 +165,10 @@ function resolveOptions(options: TursoPlatformOptions): ResolvedTursoOptions {
   if (!isNonEmptyString(options.organization)) {
     throw new TypeError('tursoPlatform: options.organization must be the organization slug (a non-empty string)');
   }
+  if (options.organization === '.' || options.organization === '..') {
+    // encodeURIComponent keeps dots, and a `.` or `..` segment would move the request path
+    throw new TypeError('tursoPlatform: options.organization must be the organization slug, not "." or ".."');
+  }
   if (!isNonEmptyString(options.apiToken)) {
     throw new TypeError('tursoPlatform: options.apiToken is required (a Turso Platform API token); there is no mock mode');
   }

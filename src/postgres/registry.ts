@@ -266,7 +266,8 @@ class PgRegistry implements PostgresRegistry {
   }
 
   async delete(id: string): Promise<boolean> {
-    if (typeof id !== 'string') return false;
+    // put() never stores an id that is not a tenant id (and PostgreSQL refuses NUL in text)
+    if (!isTenantId(id)) return false;
     // The domains go with it (ON DELETE CASCADE), in the same statement.
     const result = await this.#query(this.#pool, `DELETE FROM ${this.#sql.tenants} WHERE id = $1`, [id]);
     return (result.rowCount ?? 0) > 0;

@@ -3,9 +3,11 @@
  * (`migrationChecksum`) and applying (`migrateDatabase`). Applied migrations are recorded in the
  * tenant's own `_tenantry_migrations` table, so every database knows its schema version.
  *
- * Portable: the only Node-only part, reading a folder, is imported on demand.
+ * Portable: the only Node-only part, reading a folder, lives in `src/node/migration-files.ts`
+ * (the edge build swaps in a twin that refuses with a `TypeError`).
  */
 import type { Client } from '@libsql/client';
+import { readMigrationFolder } from '../node/migration-files.js';
 
 /**
  * One migration. `id` orders migrations (plain string compare, so zero-pad numbers:
@@ -89,7 +91,7 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
  * const inline = await loadMigrations([{ id: '0001_init', sql: 'create table notes (body text)' }]);
  */
 export async function loadMigrations(source: string | readonly Migration[]): Promise<Migration[]> {
-  if (typeof source === 'string') return validateMigrations(await readFolder(source), 'loadMigrations');
+  if (typeof source === 'string') return validateMigrations(await readMigrationFolder(source, ID_PATTERN), 'loadMigrations');
   if (!Array.isArray(source)) throw new TypeError('loadMigrations: source must be a folder path or an array of { id, sql }');
   return validateMigrations(source, 'loadMigrations');
 }
@@ -266,32 +268,6 @@ function validateMigrations(list: readonly unknown[], where: string): Migration[
     copies.push({ id, sql });
   });
   return copies.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-}
-
-/** Reads `*.sql` files of a folder (Node only). */
-async function readFolder(folder: string): Promise<Migration[]> {
-  if (folder === '') throw new TypeError('loadMigrations: the folder path is empty');
-  const fs = await import('node:fs/promises');
-  const path = await import('node:path');
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = await fs.readdir(folder, { withFileTypes: true });
-  } catch (err) {
-    throw new TypeError(`loadMigrations: cannot read the folder ${folder} (${(err as { code?: string }).code ?? String(err)})`, { cause: err });
-  }
-  const out: Migration[] = [];
-  for (const entry of entries) {
-    if (!entry.name.endsWith('.sql')) continue;
-    const file = path.join(folder, entry.name);
-    if (!entry.isFile() && !(entry.isSymbolicLink() && (await fs.stat(file)).isFile())) continue;
-    const id = entry.name.slice(0, -'.sql'.length);
-    if (!ID_PATTERN.test(id)) {
-      throw new TypeError(`loadMigrations: file name ${file} is not a valid migration id (letters, digits, '_', '.', '-'; at most 128)`);
-    }
-    const text = await fs.readFile(file, 'utf8');
-    out.push({ id, sql: text.startsWith('\uFEFF') ? text.slice(1) : text });
-  }
-  return out;
 }
 
 /**

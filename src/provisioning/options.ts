@@ -70,7 +70,12 @@ export interface ProvisioningOptions {
    * `*.sql` files (ordered by name) or `[{ id, sql }]`. Default: none.
    */
   migrations?: string | readonly Migration[];
-  /** Seed data for new tenants (the protocol's `seedData`): SQL, or a function given the client. Default: none. */
+  /**
+   * Seed data for new tenants (the protocol's `seedData`): SQL, or a function given the client.
+   * Runs once per tenant database (recorded in its `_tenantry_seed` table), so a retried
+   * provisioning that reuses the database of a failed attempt seeds it only if that attempt had
+   * not. Default: none.
+   */
   seed?: string | ((client: Client, tenantId: string) => Promise<void>);
   /** Hours a destroyed tenant is kept before `purgeExpired()` deletes it. Default 72. */
   gracePeriodHours?: number;

@@ -7,7 +7,7 @@ import type { Client } from '@libsql/client';
 import { TenantryError, isTenantryError } from '../errors/index.js';
 import type { ITursoPlatformService, PlatformDatabase } from '../platform/types.js';
 import { assertDatabaseName } from '../platform/types.js';
-import { isPlatformConflict } from '../platform/turso.js';
+import { isPlatformConflict, platformErrorStatus } from '../platform/turso.js';
 import { TENANT_ID_PATTERN, TenantPlanSchema, TenantProvisioningRequestSchema } from '../protocol/index.js';
 import type {
   ProvisioningStep,
@@ -303,7 +303,7 @@ export class ProvisioningService implements IProvisioningService {
     let name = ownName;
     /** The database this attempt owns (created, claimed, or left by an earlier attempt). */
     let owned: PlatformDatabase | undefined;
-    /** True when the database comes from an earlier attempt (which may have seeded it). */
+    /** True when the database comes from an earlier attempt (which may have seeded it: see `seed_data`). */
     let reused = false;
     let database: PlatformDatabase | undefined;
     let token: string | undefined;
@@ -362,9 +362,15 @@ export class ProvisioningService implements IProvisioningService {
           owned = await this.#deps.platform.createDatabase({ name: ownName, region });
         } catch (err) {
           // A retried create after a timeout answers 409 for the database its first attempt
-          // made: the name was free a moment ago, so the database is this attempt's.
-          if (!isPlatformConflict(err)) throw err;
-          owned = await this.#deps.platform.getDatabase(ownName);
+          // made, and a create that timed out (or failed with a 5xx) on its last attempt may
+          // have been carried out anyway: the name was free a moment ago, so a database by
+          // that name is this attempt's. Not looking would leave it behind, known to no record.
+          if (!isPlatformConflict(err) && !mayHaveCreated(err)) throw err;
+          owned = await this.#deps.platform.getDatabase(ownName).catch((lookup: unknown) => {
+            throw new TenantryError('PLATFORM_ERROR', `${describe(err)}; whether the database was created anyway could not be checked: ${describe(lookup)}`, {
+              cause: err,
+            });
+          });
           if (owned === undefined) throw err;
         }
         return owned;
@@ -381,9 +387,11 @@ export class ProvisioningService implements IProvisioningService {
       });
       await run('seed_data', async () => {
         const seed = this.#deps.options.seed;
-        if (seed === undefined || reused) return 'skipped';
+        // A database left by an earlier attempt was seeded only if that attempt got that far.
+        if (seed === undefined || (reused && (await isSeeded(opened)))) return 'skipped';
         if (typeof seed === 'string') await opened.executeMultiple(seed);
         else await seed(opened, tenantId);
+        await markSeeded(opened, this.#deps.now());
         return true;
       });
       const stored = await run('register_tenant', () =>
@@ -529,6 +537,32 @@ function withToken(db: TenantRecord['db'], token: { authToken?: string } | undef
 
 function wrongStatus(record: TenantRecord, action: string): TenantryError {
   return new TenantryError('TENANT_UNAVAILABLE', `cannot ${action} tenant "${record.id}" while it is ${record.status}`);
+}
+
+/**
+ * A failure after which the platform may have created the database all the same: no answer
+ * (timeout, network error, an unreadable response) or a 5xx.
+ */
+function mayHaveCreated(err: unknown): boolean {
+  if (!isTenantryError(err) || err.code !== 'PLATFORM_ERROR') return false;
+  const status = platformErrorStatus(err);
+  return status === undefined || status >= 500;
+}
+
+/** Table, in each tenant database, recording that the seed ran (left out of the gauges, like every `_tenantry_` table). */
+const SEED_TABLE = '_tenantry_seed';
+
+async function isSeeded(client: Client): Promise<boolean> {
+  const { rows } = await client.execute({ sql: "select 1 from sqlite_master where type = 'table' and name = ?", args: [SEED_TABLE] });
+  return rows.length > 0;
+}
+
+/** Records that the seed ran (a crash between the seed and this leaves it to run again on retry). */
+async function markSeeded(client: Client, now: number): Promise<void> {
+  await client.batch(
+    [`create table if not exists ${SEED_TABLE} (seeded_at text not null)`, { sql: `insert into ${SEED_TABLE} (seeded_at) values (?)`, args: [new Date(now).toISOString()] }],
+    'write',
+  );
 }
 
 function noWarmPool(method: string): TypeError {

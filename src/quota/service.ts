@@ -5,6 +5,8 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { TenantScope } from '../context/index.js';
+import { quotaCheckChannel, quotaStoreErrorChannel } from '../diagnostics/channels.js';
+import type { QuotaOperation } from '../diagnostics/channels.js';
 import { TenantryError, isTenantryError } from '../errors/index.js';
 import type { QuotaEnforcementResult, TenantRuntimeContext, TenantUsage } from '../protocol/index.js';
 import { assertObjectName, measureObjectCount, measureRecordCount, measureStorageBytes, measureTotalRecords } from './gauges.js';
@@ -216,14 +218,20 @@ export class QuotaService {
     const cost = units(options.cost, 'cost', 1);
     const add = units(options.add, 'add', take ? 1 : 0);
     const scope = await this.#scope(options.tenantId);
-    const limit = scope.context.tenantQuotas[name];
     if (name === 'maxRecordsPerObject') assertObjectName(options.object);
+    const result = await this.#decide(name, scope, take, cost, add, options.object);
+    if (quotaCheckChannel.hasSubscribers) publishCheck(scope.context.tenantId, name, take ? 'enforce' : 'check', result);
+    return result;
+  }
+
+  async #decide(name: QuotaName, scope: TenantScope, take: boolean, cost: number, add: number, object: string | undefined): Promise<QuotaCheckResult> {
+    const limit = scope.context.tenantQuotas[name];
     if (limit === undefined) return { allowed: true, reason: 'no-limit', message: `no ${name} limit applies to this tenant` };
     if (name === 'apiRateLimit' || name === 'maxDeploymentsPerDay') {
       if (cost > limit) throw new TypeError(`quota: cost ${cost} is larger than the ${name} limit ${limit}`);
       return this.#counter(name, scope.context, limit, take ? cost : 0, cost);
     }
-    return this.#gauge(name, scope, limit, add, take, options.object);
+    return this.#gauge(name, scope, limit, add, take, object);
   }
 
   async #counter(name: 'apiRateLimit' | 'maxDeploymentsPerDay', context: TenantRuntimeContext, limit: number, consume: number, cost: number): Promise<QuotaCheckResult> {
@@ -233,7 +241,7 @@ export class QuotaService {
     try {
       decision = await this.#bounded(Promise.resolve(sliding ? this.#store.slidingWindow(request) : this.#store.fixedWindow(request)));
     } catch (err) {
-      this.#storeFailed(err);
+      this.#storeFailed(err, context.tenantId, name, 'store');
       if (this.#options.failMode[name] === 'closed') return degraded(name, limit, false);
       if (sliding && this.#insurance !== undefined) {
         const insured = this.#insurance.slidingWindow(request) as CounterDecision;
@@ -281,7 +289,7 @@ export class QuotaService {
         }
       } catch (err) {
         if (gauge.pending === pending) this.#gauges.delete(key);
-        this.#storeFailed(err);
+        this.#storeFailed(err, scope.context.tenantId, name, 'gauge');
         return degraded(name, limit, this.#options.failMode[name] === 'open');
       }
     }
@@ -330,13 +338,25 @@ export class QuotaService {
       const decision = await this.#bounded(Promise.resolve(kind === 'fixed' ? this.#store.fixedWindow(request) : this.#store.slidingWindow(request)));
       return decision.count;
     } catch (err) {
-      this.#storeFailed(err);
+      this.#storeFailed(err, tenantId, name, 'store');
       if (isTenantryError(err)) throw err;
       throw new TenantryError('STORE_UNAVAILABLE', 'the quota store is unavailable', { cause: err });
     }
   }
 
   #admission(context: TenantRuntimeContext, decision: CounterDecision, reason: QuotaReason): RateAdmission {
+    if (quotaCheckChannel.hasSubscribers) {
+      quotaCheckChannel.publish({
+        tenantId: context.tenantId,
+        quota: 'apiRateLimit',
+        operation: 'request',
+        allowed: decision.allowed,
+        reason: decision.allowed ? reason : 'limit-exceeded',
+        limit: decision.limit,
+        remaining: decision.remaining,
+        currentUsage: Math.ceil(decision.count),
+      });
+    }
     if (!decision.allowed) {
       throw new TenantryError('RATE_LIMITED', `the apiRateLimit of ${decision.limit} requests per minute is exhausted`, {
         retryAfterSeconds: Math.max(1, Math.ceil(decision.resetMs / 1000)),
@@ -347,18 +367,23 @@ export class QuotaService {
   }
 
   #admitDegraded(context: TenantRuntimeContext, request: CounterRequest, err: unknown): RateAdmission {
-    this.#storeFailed(err);
+    this.#storeFailed(err, context.tenantId, 'apiRateLimit', 'store');
     if (this.#options.failMode.apiRateLimit === 'closed') {
+      if (quotaCheckChannel.hasSubscribers) publishCheck(context.tenantId, 'apiRateLimit', 'request', degraded('apiRateLimit', request.limit, false));
       throw new TenantryError('STORE_UNAVAILABLE', 'the rate limit cannot be checked right now', { cause: err, retryAfterSeconds: 1 });
     }
     if (this.#insurance !== undefined) {
       return this.#admission(context, this.#insurance.slidingWindow(request) as CounterDecision, 'store-unavailable');
     }
+    if (quotaCheckChannel.hasSubscribers) publishCheck(context.tenantId, 'apiRateLimit', 'request', degraded('apiRateLimit', request.limit, true));
     return { headers: NO_HEADERS, reason: 'store-unavailable' };
   }
 
-  #storeFailed(err: unknown): void {
+  #storeFailed(err: unknown, tenantId: string, quota: QuotaName, component: 'store' | 'gauge'): void {
     this.#storeFailures++;
+    if (quotaStoreErrorChannel.hasSubscribers) {
+      quotaStoreErrorChannel.publish({ store: this.#store.name, component, tenantId, quota, message: err instanceof Error ? err.message : String(err) });
+    }
     this.#onStoreError(err);
   }
 
@@ -385,6 +410,20 @@ export class QuotaService {
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** Publishes one decision on `tenantry:quota:check` (call only when it has subscribers). */
+function publishCheck(tenantId: string, quota: QuotaName, operation: QuotaOperation, result: QuotaCheckResult): void {
+  quotaCheckChannel.publish({
+    tenantId,
+    quota,
+    operation,
+    allowed: result.allowed,
+    reason: result.reason,
+    limit: result.limit,
+    remaining: result.remaining,
+    currentUsage: result.currentUsage,
+  });
+}
 
 /** The IETF RateLimit headers (httpapi ratelimit-headers draft syntax). */
 export function rateHeaders(policy: string, decision: CounterDecision): Record<string, string> {

@@ -307,7 +307,8 @@ class LibsqlRegistry implements TenantRegistry {
   }
 
   async delete(id: string): Promise<boolean> {
-    if (typeof id !== 'string') return false;
+    // put() never stores an id that is not a tenant id: no round trip for one
+    if (!isTenantId(id)) return false;
     await this.#ensureSchema();
     const results = await this.#client.batch(
       [

@@ -17,6 +17,12 @@ import type { ClientLease } from './pool.js';
  * `CLIENT_CLOSED`); the pooled client stays open for others. `reconnect()` re-attaches it.
  * `protocol` is derived from `url` without opening a client.
  *
+ * A tenant's database must not reach another database file: SQL with an `ATTACH` keyword, or a
+ * `VACUUM ... INTO`, outside string literals, quoted identifiers and comments, is refused before
+ * anything is leased or sent, in `execute`, `batch`, `migrate`, `executeMultiple` and the same
+ * methods of a transaction. The rejection is a `LibsqlError` with code `SQLITE_AUTH` (what
+ * SQLite's own authorizer answers). Quote an identifier named `attach` to use it.
+ *
  * Usually obtained from `ClientPool.client(tenantId, connection)`.
  *
  * @example
@@ -66,9 +72,13 @@ class LeasedClient implements Client {
     this.#shared = shared;
   }
 
-  /** Leases a client for the duration of `operation`. Async, so a throwing acquire rejects. */
-  async #run<T>(operation: (client: Client) => Promise<T>): Promise<T> {
+  /**
+   * Checks the SQL with `guard`, then leases a client for the duration of `operation`. Async, so
+   * a throwing guard or acquire rejects.
+   */
+  async #run<T>(guard: () => void, operation: (client: Client) => Promise<T>): Promise<T> {
     this.#checkAttached();
+    guard();
     const lease = this.#acquire();
     try {
       return await operation(lease.client);
@@ -86,17 +96,24 @@ class LeasedClient implements Client {
   execute(stmt: InStatement): Promise<ResultSet>;
   execute(sql: string, args?: InArgs): Promise<ResultSet>;
   execute(stmtOrSql: InStatement, args?: InArgs): Promise<ResultSet> {
-    return this.#run((client) =>
-      typeof stmtOrSql === 'string' ? client.execute(stmtOrSql, args) : client.execute(stmtOrSql),
+    return this.#run(
+      () => guardStatement(stmtOrSql),
+      (client) => (typeof stmtOrSql === 'string' ? client.execute(stmtOrSql, args) : client.execute(stmtOrSql)),
     );
   }
 
   batch(stmts: Array<InStatement | [string, InArgs?]>, mode?: TransactionMode): Promise<Array<ResultSet>> {
-    return this.#run((client) => client.batch(stmts, mode));
+    return this.#run(
+      () => guardStatements(stmts),
+      (client) => client.batch(stmts, mode),
+    );
   }
 
   migrate(stmts: Array<InStatement>): Promise<Array<ResultSet>> {
-    return this.#run((client) => client.migrate(stmts));
+    return this.#run(
+      () => guardStatements(stmts),
+      (client) => client.migrate(stmts),
+    );
   }
 
   transaction(mode?: TransactionMode): Promise<Transaction>;
@@ -115,11 +132,14 @@ class LeasedClient implements Client {
   }
 
   executeMultiple(sql: string): Promise<void> {
-    return this.#run((client) => client.executeMultiple(sql));
+    return this.#run(
+      () => guardSql(sql),
+      (client) => client.executeMultiple(sql),
+    );
   }
 
   sync(): Promise<Replicated> {
-    return this.#run((client) => client.sync());
+    return this.#run(noGuard, (client) => client.sync());
   }
 
   /** Detaches this facade (a shared facade ignores it). The pooled client is not closed. */
@@ -151,15 +171,18 @@ class LeasedTransaction implements Transaction {
     this.#lease = lease;
   }
 
-  execute(stmt: InStatement): Promise<ResultSet> {
+  async execute(stmt: InStatement): Promise<ResultSet> {
+    guardStatement(stmt);
     return this.#tx.execute(stmt);
   }
 
-  batch(stmts: Array<InStatement>): Promise<Array<ResultSet>> {
+  async batch(stmts: Array<InStatement>): Promise<Array<ResultSet>> {
+    guardStatements(stmts);
     return this.#tx.batch(stmts);
   }
 
-  executeMultiple(sql: string): Promise<void> {
+  async executeMultiple(sql: string): Promise<void> {
+    guardSql(sql);
     return this.#tx.executeMultiple(sql);
   }
 
@@ -196,4 +219,109 @@ class LeasedTransaction implements Transaction {
   get closed(): boolean {
     return this.#tx.closed;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The guard against reaching other database files
+
+function noGuard(): void {}
+
+function guardStatements(stmts: ReadonlyArray<InStatement | [string, InArgs?]>): void {
+  if (!Array.isArray(stmts)) return; // the client reports it
+  for (const stmt of stmts) guardStatement(Array.isArray(stmt) ? stmt[0] : stmt);
+}
+
+function guardStatement(stmt: InStatement): void {
+  guardSql(typeof stmt === 'object' && stmt !== null ? stmt.sql : stmt);
+}
+
+/** Cheap pre-check: SQL without these letters cannot name either statement. */
+const SUSPECT = /attach|vacuum/i;
+
+/** Throws the `SQLITE_AUTH` `LibsqlError` when `sql` would reach another database file. */
+function guardSql(sql: unknown): void {
+  if (typeof sql !== 'string') {
+    // Nothing to check: refuse rather than let the client coerce it to text we never saw.
+    if (sql === undefined || sql === null) return; // the client reports the missing statement
+    throw new TypeError('tenant client: SQL must be a string');
+  }
+  if (!SUSPECT.test(sql)) return;
+  const found = otherFileStatement(sql);
+  if (found !== undefined) {
+    throw new LibsqlError(
+      `${found} is not allowed on a tenant client: a tenant's database must not reach another database file`,
+      'SQLITE_AUTH',
+    );
+  }
+}
+
+const CH_QUOTE = 39; // '
+const CH_DQUOTE = 34; // "
+const CH_BACKTICK = 96; // `
+const CH_LBRACKET = 91; // [
+const CH_DASH = 45;
+const CH_SLASH = 47;
+const CH_STAR = 42;
+const CH_SEMICOLON = 59;
+
+/** A character SQLite reads as part of a keyword or identifier: ASCII letters, digits, `_`, `$`, non-ASCII. */
+function isWordChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 36 || c >= 128;
+}
+
+/**
+ * `'ATTACH'` when `sql` holds the ATTACH keyword, `'VACUUM INTO'` when a statement holds VACUUM
+ * and then INTO, else `undefined`. Scans the text the way SQLite's tokenizer does: string
+ * literals (`'...'`), quoted identifiers (`"..."`, `` `...` ``, `[...]`) and comments (`-- ...`,
+ * `/* ... *\/`, unterminated ones to the end) are skipped; words are compared case-insensitively.
+ * Errs on the side of refusing (an unquoted identifier named `attach` is refused too).
+ */
+function otherFileStatement(sql: string): 'ATTACH' | 'VACUUM INTO' | undefined {
+  const n = sql.length;
+  let vacuum = false;
+  let i = 0;
+  while (i < n) {
+    const c = sql.charCodeAt(i);
+    if (c === CH_QUOTE || c === CH_DQUOTE || c === CH_BACKTICK) {
+      i = endOfQuoted(sql, i, c);
+    } else if (c === CH_LBRACKET) {
+      const end = sql.indexOf(']', i + 1);
+      i = end === -1 ? n : end + 1;
+    } else if (c === CH_DASH && sql.charCodeAt(i + 1) === CH_DASH) {
+      const end = sql.indexOf('\n', i + 2);
+      i = end === -1 ? n : end + 1;
+    } else if (c === CH_SLASH && sql.charCodeAt(i + 1) === CH_STAR) {
+      const end = sql.indexOf('*/', i + 2);
+      i = end === -1 ? n : end + 2;
+    } else if (isWordChar(c)) {
+      const start = i;
+      while (i < n && isWordChar(sql.charCodeAt(i))) i++;
+      const length = i - start;
+      if (length === 6 || length === 4) {
+        const word = sql.slice(start, i).toLowerCase();
+        if (word === 'attach') return 'ATTACH';
+        if (word === 'vacuum') vacuum = true;
+        else if (word === 'into' && vacuum) return 'VACUUM INTO';
+      }
+    } else {
+      if (c === CH_SEMICOLON) vacuum = false;
+      i++;
+    }
+  }
+  return undefined;
+}
+
+/** Index after the quoted text that starts at `start` (a doubled quote is an escaped one). */
+function endOfQuoted(sql: string, start: number, quote: number): number {
+  let i = start + 1;
+  const n = sql.length;
+  while (i < n) {
+    if (sql.charCodeAt(i) === quote) {
+      if (sql.charCodeAt(i + 1) !== quote) return i + 1;
+      i += 2;
+    } else {
+      i++;
+    }
+  }
+  return n;
 }

@@ -7,6 +7,7 @@
 import { createClient as createLibsqlClient } from '@libsql/client';
 import type { Client, InArgs, InStatement, Replicated, ResultSet, Transaction, TransactionMode } from '@libsql/client';
 import { LRUCache } from 'lru-cache';
+import { poolEvictChannel, poolOpenChannel } from '../diagnostics/channels.js';
 import { leasedClient } from './leased-client.js';
 import { readOnlyClient } from './read-only-client.js';
 
@@ -57,6 +58,13 @@ export interface ClientPoolOptions {
    * scope). Integer >= 1. Default `min(idleTtlMs, 60_000)`.
    */
   sweepIntervalMs?: number;
+  /**
+   * Keep clients open between leases (pooling). With `false`, every `acquire()` opens a client
+   * of its own that closes when that lease is released: nothing is kept across requests, as
+   * Cloudflare Workers require. `maxClients`, `idleTtlMs` and the sweeper then do not apply.
+   * Default `true`.
+   */
+  keepClients?: boolean;
   /** Called after the pool opened a client for `tenantId`. Errors are passed to `onError`. */
   onOpen?: (tenantId: string) => void;
   /**
@@ -115,6 +123,7 @@ interface ResolvedPoolConfig {
   maxClients: number;
   idleTtlMs: number;
   sweepIntervalMs: number;
+  keepClients: boolean;
   createClient: (config: PoolClientConfig) => Client;
   now: (() => number) | undefined;
   onOpen: ((tenantId: string) => void) | undefined;
@@ -157,10 +166,14 @@ function parsePoolOptions(options: ClientPoolOptions): ResolvedPoolConfig {
     'sweepIntervalMs',
     Math.min(idleTtlMs, MAX_SWEEP_INTERVAL_MS),
   );
+  if (options.keepClients !== undefined && typeof options.keepClients !== 'boolean') {
+    throw new TypeError(`ClientPool option \`keepClients\` must be a boolean, got ${String(options.keepClients)}`);
+  }
   return {
     maxClients,
     idleTtlMs,
     sweepIntervalMs,
+    keepClients: options.keepClients ?? true,
     createClient: optionalFunction(options.createClient, 'createClient') ?? createLibsqlClient,
     now: optionalFunction(options.now, 'now'),
     onOpen: optionalFunction(options.onOpen, 'onOpen'),
@@ -276,6 +289,7 @@ export class ClientPool {
     }
     const readOnly = options?.readOnly === true;
     const key = (readOnly ? 'ro:' : 'rw:') + tenantId;
+    if (!this.#config.keepClients) return this.#acquireUnpooled(key, tenantId, connection, readOnly);
 
     let entry = this.#lookup(key);
     if (
@@ -299,6 +313,7 @@ export class ClientPool {
     // this client under the caller.
     if (openedNow) {
       this.#cache.set(key, entry); // may evict the LRU client or replace the stale one: onEvict runs
+      if (poolOpenChannel.hasSubscribers) poolOpenChannel.publish({ tenantId, readOnly, size: this.#cache.size });
       if (this.#config.onOpen !== undefined) {
         try {
           this.#config.onOpen(tenantId);
@@ -414,6 +429,33 @@ export class ClientPool {
     return this.#closePromise;
   }
 
+  /** `keepClients: false`: a client of its own for this one lease, closed when it is released. */
+  #acquireUnpooled(key: string, tenantId: string, connection: DatabaseConnection, readOnly: boolean): ClientLease {
+    this.#misses++;
+    const entry = this.#openEntry(key, tenantId, connection, readOnly);
+    entry.retired = true; // never in the pool: #release closes it when its lease ends
+    entry.leases++;
+    this.#leased++;
+    this.#leasedEntries.add(entry);
+    if (poolOpenChannel.hasSubscribers) poolOpenChannel.publish({ tenantId, readOnly, size: this.#cache.size });
+    if (this.#config.onOpen !== undefined) {
+      try {
+        this.#config.onOpen(tenantId);
+      } catch (err) {
+        this.#reportError(err);
+      }
+    }
+    let released = false;
+    return {
+      client: entry.shared,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#release(entry);
+      },
+    };
+  }
+
   /** Finds the pooled entry of `key`. A leased entry is never treated as expired. */
   #lookup(key: string): PoolEntry | undefined {
     const found = this.#cache.peek(key, { allowStale: true });
@@ -449,7 +491,7 @@ export class ClientPool {
   }
 
   #startSweeper(): void {
-    if (this.#sweeper !== undefined || this.#closing) return;
+    if (this.#sweeper !== undefined || this.#closing || !this.#config.keepClients) return;
     const timer = setInterval(() => {
       this.purgeStale();
     }, this.#config.sweepIntervalMs);
@@ -481,6 +523,9 @@ export class ClientPool {
 
   /** Called from `disposeAfter`, once the entry is out of the cache. Must not throw. */
   #afterRetire(entry: PoolEntry): void {
+    if (poolEvictChannel.hasSubscribers && entry.retiredFor !== undefined) {
+      poolEvictChannel.publish({ tenantId: entry.tenantId, readOnly: entry.readOnly, reason: entry.retiredFor, size: this.#cache.size });
+    }
     if (this.#config.onEvict !== undefined && entry.retiredFor !== undefined) {
       try {
         this.#config.onEvict(entry.tenantId, entry.retiredFor);

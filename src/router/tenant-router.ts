@@ -1,6 +1,8 @@
 import { TenantryError } from '../errors/index.js';
 import { fillTemplate } from '../config/index.js';
 import type { ResolvedConfig } from '../config/index.js';
+import { resolveObserved, traceResolve } from '../diagnostics/channels.js';
+import type { ResolveMessage } from '../diagnostics/channels.js';
 import type { KernelContext, TenantQuota, TenantRecord, TenantRuntimeContext } from '../protocol/index.js';
 import type { QuotaService } from '../quota/service.js';
 import type { RegistryCache } from '../registry/cache.js';
@@ -13,11 +15,15 @@ import type { RequestView, ResolverEnv, TenantIdentity } from './types.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** Request ids: a random per-process prefix and a counter (unique, cheap, not a secret). */
-const REQUEST_ID_PREFIX = globalThis.crypto.randomUUID().slice(0, 8);
+/**
+ * Request ids: a random per-process prefix and a counter (unique, cheap, not a secret). The
+ * prefix is made on the first request: Cloudflare Workers refuse random values at module load.
+ */
+let requestIdPrefix: string | undefined;
 let requestSeq = 0;
 function nextRequestId(): string {
-  return `${REQUEST_ID_PREFIX}-${(++requestSeq).toString(36)}`;
+  requestIdPrefix ??= globalThis.crypto.randomUUID().slice(0, 8);
+  return `${requestIdPrefix}-${(++requestSeq).toString(36)}`;
 }
 
 /** What the router derives once per record object and reuses for every request. */
@@ -41,6 +47,8 @@ export class TenantRouter {
   readonly #env: ResolverEnv;
   readonly #views = new WeakMap<TenantRecord, RecordView>();
   readonly #quota: QuotaService;
+  /** Resolver names for `tenantry:resolve` messages. */
+  readonly #resolverNames: readonly string[];
 
   constructor(config: ResolvedConfig, cache: RegistryCache, pool: ClientPool, kernel: KernelContext, quota: QuotaService) {
     this.#config = config;
@@ -49,6 +57,7 @@ export class TenantRouter {
     this.#pool = pool;
     this.#kernel = kernel;
     this.#env = Object.freeze({ trustProxy: config.trustProxy });
+    this.#resolverNames = Object.freeze(config.resolvers.map((r) => r.name));
   }
 
   /**
@@ -56,9 +65,37 @@ export class TenantRouter {
    * tenant (and no `defaultTenant` is set) yields `undefined` instead of `TENANT_NOT_RESOLVED`.
    */
   open(request: RequestView, optional: boolean): RequestScope | undefined | Promise<RequestScope | undefined> {
+    if (resolveObserved()) return this.#openTraced(request, optional);
     const identities = runResolvers(this.#config.resolvers, request, this.#env);
     if (identities instanceof Promise) return identities.then((ids) => this.#fromIdentities(ids, request, optional));
     return this.#fromIdentities(identities, request, optional);
+  }
+
+  /** `open`, published on the `tenantry:resolve` TracingChannel. */
+  #openTraced(request: RequestView, optional: boolean): RequestScope | undefined | Promise<RequestScope | undefined> {
+    const message: ResolveMessage = {
+      method: request.method,
+      resolvers: this.#resolverNames,
+      sources: undefined,
+      outcome: undefined,
+      tenantId: undefined,
+      source: undefined,
+      requestId: undefined,
+      readOnly: undefined,
+      code: undefined,
+      status: undefined,
+    };
+    return traceResolve(message, () => {
+      const identities = runResolvers(this.#config.resolvers, request, this.#env);
+      if (identities instanceof Promise) {
+        return identities.then((ids) => {
+          message.sources = ids.map(sourceOf);
+          return this.#fromIdentities(ids, request, optional);
+        });
+      }
+      message.sources = identities.map(sourceOf);
+      return this.#fromIdentities(identities, request, optional);
+    });
   }
 
   /** Opens a scope for a known tenant id (jobs, scripts, `withTenant`). */
@@ -217,6 +254,10 @@ export class TenantRouter {
     const authToken = record.db.authToken ?? this.#config.authToken;
     return authToken === undefined ? { url } : { url, authToken };
   }
+}
+
+function sourceOf(identity: TenantIdentity): string {
+  return identity.source;
 }
 
 /** Two identities of the same kind with different values can never agree: fail before lookups. */
