@@ -25,6 +25,7 @@ const EDGE_TWINS: ReadonlyMap<string, string> = new Map(
     ['src/node/runtime.ts', 'src/edge/runtime.ts'],
     ['src/node/migration-files.ts', 'src/edge/migration-files.ts'],
     ['src/platform/local.ts', 'src/edge/local-platform.ts'],
+    ['src/node/snapshot-files.ts', 'src/edge/snapshot-files.ts'],
   ].map(([node, edge]) => [resolve(root, node!), resolve(root, edge!)]),
 );
 

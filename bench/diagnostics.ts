@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { Hono } from 'hono';
 import { TENANTRY_CHANNELS, createTenantry, fromHeader, getTenantClient, memoryRegistry } from '../dist/index.js';
 import { tenancy } from '../dist/hono.js';
+import { machineNotes, ratioOf, writeScenarios } from './scenarios.js';
 
 const quick = process.env['BENCH_QUICK'] === '1';
 const ITERATIONS = quick ? 2_000 : 20_000;
@@ -58,6 +59,8 @@ function subscribeAll(): () => void {
 }
 
 async function main(): Promise<void> {
+  const startedAt = new Date();
+  const load0 = loadavg()[0]!;
   const folder = mkdtempSync(join(tmpdir(), 'tenantry-bench-diagnostics-'));
   const tenantry = createTenantry({
     resolvers: [fromHeader()],
@@ -125,6 +128,39 @@ async function main(): Promise<void> {
     console.log('| --- | --- | ---: | ---: |');
     for (const r of rows) console.log(`| ${r.join(' | ')} |`);
     console.log(`\n(never subscribed / unsubscribed again: ${(median(never) / median(none)).toFixed(3)}×; sink ${sink % 7})`);
+    const file = writeScenarios({
+      script: 'diagnostics',
+      title: 'Diagnostics channels on the request path (bench/diagnostics.ts)',
+      startedAt: startedAt.toISOString(),
+      quick,
+      machine: machineNotes(load0),
+      method:
+        `Hono app.request() through tenancy(fromHeader()) on a warm tenant with a plan apiRateLimit (each request publishes on tenantry:resolve and tenantry:quota:check); ` +
+        `wall time per request, median of ${SAMPLES} samples × ${ITERATIONS.toLocaleString('en-US')} requests, subscribed and unsubscribed taking turns.`,
+      scenarios: [
+        {
+          id: 'D1',
+          scenario: `one no-op subscriber on every tenantry channel (${perRequest} messages per request)`,
+          baseline: 'no subscriber (after unsubscribing)',
+          baselineValue: median(none) / 1000,
+          tenantryValue: median(subscribed) / 1000,
+          unit: 'µs/req',
+          ratio: ratioOf(median(subscribed), median(none)),
+          notes: 'what turning on tracing (e.g. an APM) costs per request',
+        },
+        {
+          id: 'D1',
+          scenario: 'channels never subscribed in this process',
+          baseline: 'no subscriber (after unsubscribing)',
+          baselineValue: median(none) / 1000,
+          tenantryValue: median(never) / 1000,
+          unit: 'µs/req',
+          ratio: ratioOf(median(never), median(none)),
+          notes: 'measured first, before any subscription',
+        },
+      ],
+    });
+    console.log(`scenarios written to ${file}`);
   } finally {
     await tenantry.close();
     rmSync(folder, { recursive: true, force: true });

@@ -4,6 +4,8 @@
  * process.
  */
 import { execFileSync, fork } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -16,13 +18,16 @@ export class BenchError extends Error {
   }
 }
 
-export type Framework = 'hono' | 'express' | 'hono-registry';
+export type Framework = 'hono' | 'express' | 'fastify' | 'hono-registry' | 'hono-tenants';
 
 const SCRIPTS: Record<Framework, string> = {
   hono: fileURLToPath(new URL('./servers/hono.mjs', import.meta.url)),
   express: fileURLToPath(new URL('./servers/express.mjs', import.meta.url)),
+  fastify: fileURLToPath(new URL('./servers/fastify.mjs', import.meta.url)),
   // bench/registry.ts: the same Hono tenancy server on a libSQL or a PostgreSQL registry
   'hono-registry': fileURLToPath(new URL('./servers/hono-registry.mjs', import.meta.url)),
+  // bench/tenants.ts: Hono tenancy + a query per request over many tenants
+  'hono-tenants': fileURLToPath(new URL('./servers/hono-tenants.mjs', import.meta.url)),
 };
 
 const START_TIMEOUT_MS = 20_000;
@@ -167,7 +172,17 @@ export interface LoadResult {
  */
 export async function load(
   server: BenchServer,
-  opts: { amount: number; connections: number; headers: Record<string, string>; phase: string },
+  opts: {
+    amount: number;
+    connections: number;
+    headers: Record<string, string>;
+    phase: string;
+    /**
+     * Changes each request before it is sent (autocannon's `setupRequest`), e.g. to spread the
+     * requests over many tenants; it must return the request.
+     */
+    setupRequest?: (request: { headers?: Record<string, string>; path?: string }) => { headers?: Record<string, string>; path?: string };
+  },
 ): Promise<LoadResult> {
   // autocannon only notices the end at its next sample tick (`sampleInt`): take the wall time
   // of the last response instead, and keep the tick short so the server idles little.
@@ -183,6 +198,7 @@ export async function load(
         headers: opts.headers,
         timeout: 10,
         sampleInt: 100,
+        ...(opts.setupRequest === undefined ? {} : { requests: [{ setupRequest: opts.setupRequest as never }] }),
       },
       (err, res) => (err ? reject(new BenchError(`autocannon failed against ${server.name}`, { cause: err })) : resolve(res)),
     );
@@ -213,23 +229,34 @@ export interface HeaderExpectations {
 }
 
 /**
- * One request with fetch: the route must answer 200 and the expected JSON, with the headers of
- * `expectHeaders.present` (e.g. `ratelimit` for a rate-limited variant) and none of `absent`.
+ * One `GET /notes` with `node:http` (fetch would replace a `host` header with its own): the
+ * route must answer 200 and the expected JSON, with the headers of `expectHeaders.present` (e.g.
+ * `ratelimit` for a rate-limited variant) and none of `absent`.
  */
 export async function checkRoute(server: BenchServer, headers: Record<string, string>, expected: unknown, expectHeaders: HeaderExpectations = {}): Promise<void> {
-  let res: Response;
+  let res: { status: number; headers: IncomingHttpHeaders; body: string };
   try {
-    res = await fetch(`http://127.0.0.1:${server.port}/notes`, { headers });
+    res = await new Promise((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: server.port, path: '/notes', headers, agent: false }, (incoming) => {
+        const chunks: Buffer[] = [];
+        incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+        incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        incoming.on('error', reject);
+      });
+      req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
+      req.on('error', reject);
+      req.end();
+    });
   } catch (err) {
     throw new BenchError(`server ${server.name}: GET /notes failed`, { cause: err });
   }
-  const body = await res.text();
+  const body = res.body;
   if (res.status !== 200) throw new BenchError(`server ${server.name}: GET /notes answered ${res.status}: ${body.slice(0, 300)}`);
   if (body !== JSON.stringify(expected)) throw new BenchError(`server ${server.name}: GET /notes answered an unexpected body: ${body.slice(0, 300)}`);
   for (const name of expectHeaders.present ?? []) {
-    if (res.headers.get(name) === null) throw new BenchError(`server ${server.name}: GET /notes answered without a ${name} header`);
+    if (res.headers[name] === undefined) throw new BenchError(`server ${server.name}: GET /notes answered without a ${name} header`);
   }
   for (const name of expectHeaders.absent ?? []) {
-    if (res.headers.get(name) !== null) throw new BenchError(`server ${server.name}: GET /notes answered with a ${name} header it should not send`);
+    if (res.headers[name] !== undefined) throw new BenchError(`server ${server.name}: GET /notes answered with a ${name} header it should not send`);
   }
 }

@@ -338,6 +338,8 @@ export async function benchRedisLimiters(opts: {
   warmup: number;
   rounds: number;
   tenants: number;
+  /** The store's `timeoutMs`; undefined keeps its default (50 ms), as users get it. */
+  timeoutMs?: number;
   log: (line: string) => void;
 }): Promise<RedisLimiterResult> {
   const keyPrefix = `tenantry-bench:${process.pid}-${Date.now().toString(36)}:`;
@@ -356,7 +358,8 @@ export async function benchRedisLimiters(opts: {
     const rlfClient = await open('tenantry-bench-rlf');
     const redisVersion = /redis_version:([^\r\n]+)/.exec(await admin.info('server'))?.[1] ?? 'unknown';
 
-    const store = redisQuotaStore({ client: tenantryClient, prefix: keyPrefix }); // default timeoutMs (50), as users get it
+    // default timeoutMs (50), as users get it, unless BENCH_REDIS_TIMEOUT_MS says otherwise
+    const store = redisQuotaStore({ client: tenantryClient, prefix: keyPrefix, ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }) });
     const rlf = new RateLimiterRedis({ storeClient: rlfClient, points: HIGH_LIMIT, duration: WINDOW_MS / 1000, keyPrefix: `${keyPrefix}rlf` });
     const keys = tenantKeys(opts.tenants);
 

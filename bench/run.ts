@@ -5,7 +5,7 @@
  * Environment:
  *   BENCH_REQUESTS     measured requests per server and round   (default 20000; quick 3000)
  *   BENCH_WARMUP       warm-up requests before each measurement  (default 2000; quick 500)
- *   BENCH_ROUNDS       rounds (every server once per round)      (default 7; quick 2)
+ *   BENCH_ROUNDS       rounds (every server once per round)      (default 5; quick 2)
  *   BENCH_SLICES       bursts each round's requests are cut into (default 5; quick 2)
  *   BENCH_CONNECTIONS  autocannon connections                    (default 50)
  *   BENCH_QUERY=0      skip the optional `select 1` scenario
@@ -15,6 +15,7 @@
  *   BENCH_REDIS_URL    Redis of scenario 8                       (default redis://127.0.0.1:6379)
  *   BENCH_REDIS_CHECKS checks per limiter and round in scenario 8 (default 100000; quick 5000)
  *   BENCH_REDIS_ROUNDS rounds of scenario 8                      (default 5; quick 3)
+ *   BENCH_REDIS_TIMEOUT_MS  timeoutMs of tenantry's Redis store in scenario 8 (default: the store's, 50)
  *   BENCH_ONLY=a,b     only these servers (keys as printed, e.g. hono-bare,hono-tenancy-header)
  *   BENCH_PIN=0        do not pin (default on Linux with 2+ CPUs: servers on CPU 0, autocannon on CPU 1)
  *   BENCH_QUICK=1      smoke run: small counts everywhere
@@ -29,6 +30,8 @@ import type { Framework, HeaderExpectations } from './http.js';
 import { benchAppRequest, benchJwtCache, sinkValue } from './micro.js';
 import type { AppRequestResult, JwtCacheResult, JwtMaterial } from './micro.js';
 import { benchMemoryLimiter, benchRateAdmission, benchRedisLimiters, quotaSinkValue } from './quota.js';
+import { machineNotes, ratioOf, writeScenarios } from './scenarios.js';
+import type { Scenario } from './scenarios.js';
 import type { MemoryLimiterResult, RateAdmissionResult, RedisLimiterResult } from './quota.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -63,7 +66,7 @@ const config = {
   quick,
   requests: intEnv('BENCH_REQUESTS', quick ? 3_000 : 20_000),
   warmup: intEnv('BENCH_WARMUP', quick ? 500 : 2_000, 0),
-  rounds: intEnv('BENCH_ROUNDS', quick ? 2 : 7),
+  rounds: intEnv('BENCH_ROUNDS', quick ? 2 : 5),
   slices: intEnv('BENCH_SLICES', quick ? 2 : 5),
   connections: intEnv('BENCH_CONNECTIONS', 50),
   query: process.env['BENCH_QUERY'] !== '0',
@@ -89,6 +92,8 @@ const config = {
     redisRounds: intEnv('BENCH_REDIS_ROUNDS', quick ? 3 : 5),
     redisConcurrency: 50,
     redisTenants: 100,
+    /** tenantry's store timeout; unset keeps its default (50 ms). A heavily loaded machine may need more. */
+    redisTimeoutMs: process.env['BENCH_REDIS_TIMEOUT_MS'] ? intEnv('BENCH_REDIS_TIMEOUT_MS', 50) : undefined,
   },
 };
 
@@ -131,12 +136,19 @@ const ALL_VARIANTS: Variant[] = [
     group: 'quota',
   },
   { key: 'hono-context-storage', framework: 'hono', variant: 'context-storage', label: 'Hono, hono/context-storage (AsyncLocalStorage only), no tenancy' },
+  { key: 'hono-tenancy-subdomain', framework: 'hono', variant: 'tenancy-subdomain', label: 'Hono, tenancy(fromSubdomain())' },
   { key: 'hono-tenancy-jwt', framework: 'hono', variant: 'tenancy-jwt', label: 'Hono, tenancy(fromJwt()), one repeated token' },
   { key: 'hono-jwt', framework: 'hono', variant: 'hono-jwt', label: 'Hono, hono/jwt HS256, no tenancy' },
   { key: 'hono-bare-query', framework: 'hono', variant: 'bare-query', label: 'Hono, bare + own client, `select 1`', group: 'query' },
   { key: 'hono-tenancy-query', framework: 'hono', variant: 'tenancy-query', label: 'Hono, tenancy(fromHeader()) + `select 1`', group: 'query' },
   { key: 'express-bare', framework: 'express', variant: 'bare', label: 'Express, bare' },
   { key: 'express-tenancy-header', framework: 'express', variant: 'tenancy-header', label: 'Express, tenancy(fromHeader())' },
+  { key: 'express-tenancy-subdomain', framework: 'express', variant: 'tenancy-subdomain', label: 'Express, tenancy(fromSubdomain())' },
+  { key: 'express-tenancy-jwt', framework: 'express', variant: 'tenancy-jwt', label: 'Express, tenancy(fromJwt()), one repeated token' },
+  { key: 'fastify-bare', framework: 'fastify', variant: 'bare', label: 'Fastify, bare' },
+  { key: 'fastify-tenancy-header', framework: 'fastify', variant: 'tenancy-header', label: 'Fastify, tenancy(fromHeader())' },
+  { key: 'fastify-tenancy-subdomain', framework: 'fastify', variant: 'tenancy-subdomain', label: 'Fastify, tenancy(fromSubdomain())' },
+  { key: 'fastify-tenancy-jwt', framework: 'fastify', variant: 'tenancy-jwt', label: 'Fastify, tenancy(fromJwt()), one repeated token' },
 ];
 const only = (process.env['BENCH_ONLY'] ?? '').split(',').map((k) => k.trim()).filter((k) => k !== '');
 for (const key of only) {
@@ -285,15 +297,18 @@ async function main(): Promise<number> {
     .setExpirationTime('2h')
     .sign(new TextEncoder().encode(jwt.secret));
 
+  const baseDomain = 'bench.test';
   const env = {
     BENCH_TMP: benchTmp,
+    BENCH_BASE_DOMAIN: baseDomain,
     BENCH_JWT_SECRET: jwt.secret,
     BENCH_JWT_ISSUER: jwt.issuer,
     BENCH_JWT_AUDIENCE: jwt.audience,
   };
-  // Every server gets the same request bytes: the header resolver ignores the token, the JWT
-  // resolver and hono/jwt ignore x-tenant-id, the bare servers ignore both.
-  const headers = { 'x-tenant-id': 'acme', authorization: `Bearer ${jwt.token}` };
+  // Every server gets the same request bytes: the header resolver ignores the token and the
+  // host, the JWT resolver and hono/jwt ignore x-tenant-id and the host, the subdomain resolver
+  // reads only the host, the bare servers ignore all three.
+  const headers = { host: `acme.${baseDomain}`, 'x-tenant-id': 'acme', authorization: `Bearer ${jwt.token}` };
 
   console.log(
     `tenantry bench${config.quick ? ' (QUICK smoke run: figures are not meaningful)' : ''}: ` +
@@ -341,6 +356,7 @@ async function main(): Promise<number> {
         warmup: config.quota.redisWarmup,
         rounds: config.quota.redisRounds,
         tenants: config.quota.redisTenants,
+        ...(config.quota.redisTimeoutMs === undefined ? {} : { timeoutMs: config.quota.redisTimeoutMs }),
         log: (line) => console.log(line),
       });
       if (config.pin && !pin(process.pid, 1)) throw new BenchError('could not pin the bench process to CPU 1 again after the Redis rows');
@@ -384,6 +400,9 @@ async function main(): Promise<number> {
 
   const rows: Row[] = [];
   const summary: Record<string, unknown> = {};
+  /** The rows in the common results format (bench/scenarios.ts), for bench/report.ts. */
+  const scenarios: Scenario[] = [];
+  const labelOf = (key: string): string => VARIANTS.find((v) => v.key === key)?.label ?? key;
   const has = (...keys: string[]): boolean => keys.every((k) => (figures.get(k)?.length ?? 0) > 0);
   const baseRow = (id: string, key: string): void => {
     if (!has(key)) return;
@@ -411,11 +430,25 @@ async function main(): Promise<number> {
       rps: rps(s.rps),
     });
     summary[`${key}/${base}`] = { ratio: r, medianPairedRatio: median(paired), pairedRatios: paired, target: max === undefined ? null : `<= ${max}`, pass: pass ?? null };
+    scenarios.push({
+      id,
+      scenario: label,
+      baseline: labelOf(base),
+      baselineValue: b.cpu,
+      tenantryValue: s.cpu,
+      unit: 'µs CPU/req',
+      ratio: r,
+      ...(max === undefined ? {} : { target: `≤ ${max.toFixed(2)}×`, pass: pass! }),
+      notes:
+        `server CPU per request, median of ${s.cpus.length} rounds; per-round ratios ${ratio(Math.min(...paired))}–${ratio(Math.max(...paired))}; ` +
+        `${rps(s.rps)} vs ${rps(b.rps)} req/s (orientation)`,
+    });
   };
 
   // 1. Hono header
   baseRow('1', 'hono-bare');
   compareRow('1', 'hono-tenancy-header', 'hono-bare', 1.2);
+  compareRow('1', 'hono-tenancy-subdomain', 'hono-bare', 1.2);
   compareRow('1', 'hono-context-storage', 'hono-bare', undefined);
   // 2. Hono JWT
   compareRow('2', 'hono-tenancy-jwt', 'hono-bare', 1.3);
@@ -441,10 +474,29 @@ async function main(): Promise<number> {
       rps: '',
     });
     summary['jwt-added-cost'] = { addedHonoJwtUs: addedHono, addedTenancyJwtUs: addedTenancy, addedRatio: Number.isFinite(addedRatio) ? addedRatio : null, plainRatio: plain, target: '>= 3', pass };
+    scenarios.push({
+      id: '2',
+      scenario: 'CPU added per request by tenancy(fromJwt()) (verified-token cache) over Hono bare',
+      baseline: 'CPU added by hono/jwt (verifies every request)',
+      baselineValue: addedHono,
+      tenantryValue: addedTenancy,
+      unit: 'µs CPU/req',
+      ratio: ratioOf(addedTenancy, addedHono),
+      target: '≤ 0.33× (hono/jwt adds ≥ 3× more)',
+      pass,
+      notes: `hono/jwt ÷ tenancy(fromJwt) added CPU = ${addedTenancy > 0 ? ratio(addedRatio) : '∞'}; the tenancy side also does the registry lookup, context and client lease; plain hono/jwt ÷ tenancy(fromJwt) = ${ratio(plain)}`,
+    });
   }
   // 3. Express header
   baseRow('3', 'express-bare');
   compareRow('3', 'express-tenancy-header', 'express-bare', 1.2);
+  compareRow('3', 'express-tenancy-subdomain', 'express-bare', 1.2);
+  compareRow('3', 'express-tenancy-jwt', 'express-bare', 1.3);
+  // F. Fastify
+  baseRow('F', 'fastify-bare');
+  compareRow('F', 'fastify-tenancy-header', 'fastify-bare', 1.2);
+  compareRow('F', 'fastify-tenancy-subdomain', 'fastify-bare', 1.2);
+  compareRow('F', 'fastify-tenancy-jwt', 'fastify-bare', 1.3);
   // Q. Optional: with a query
   {
     baseRow('Q', 'hono-bare-query');
@@ -503,6 +555,39 @@ async function main(): Promise<number> {
       rps: '',
     });
     summary['jwt-cache-micro'] = { hitUs: hit, hitFreshStringUs: fresh, joseUs: jose, uncachedResolverUs: uncached, ratio: r, hitIsSynchronous: jwtMicro.hitIsSynchronous, target: '>= 20', pass };
+    const spreadNs = (list: number[]): string => `${Math.round(Math.min(...list))}–${Math.round(Math.max(...list))} ns`;
+    scenarios.push({
+      id: '4',
+      scenario: `fromJwt() verified-token cache hit, same header string (${jwtMicro.hitIsSynchronous ? 'synchronous' : 'NOT synchronous'})`,
+      baseline: 'jose jwtVerify of the same token, uncached',
+      baselineValue: jose * 1000,
+      tenantryValue: hit * 1000,
+      unit: 'ns/call',
+      ratio: ratioOf(hit, jose),
+      target: '≤ 0.05× (≥ 20× cheaper)',
+      pass,
+      notes: `in process, wall, median of ${jwtMicro.hitNs.length} samples (${spreadNs(jwtMicro.hitNs)}); jose ÷ hit = ${ratio(r)}`,
+    });
+    scenarios.push({
+      id: '4',
+      scenario: 'fromJwt() cache hit, header value a fresh string per call (as from the HTTP parser)',
+      baseline: 'jose jwtVerify, uncached',
+      baselineValue: jose * 1000,
+      tenantryValue: fresh * 1000,
+      unit: 'ns/call',
+      ratio: ratioOf(fresh, jose),
+      notes: `includes making the string; ${spreadNs(jwtMicro.hitFreshNs)}; jose ÷ hit = ${ratio(jose / fresh)}`,
+    });
+    scenarios.push({
+      id: '4',
+      scenario: 'fromJwt({ cacheSize: 0 }): every call verifies',
+      baseline: 'jose jwtVerify, uncached',
+      baselineValue: jose * 1000,
+      tenantryValue: uncached * 1000,
+      unit: 'ns/call',
+      ratio: ratioOf(uncached, jose),
+      notes: 'what the resolver adds around jose when nothing is cached',
+    });
   }
   // 5. app.request, orientation
   if (appMicro !== undefined) {
@@ -531,6 +616,16 @@ async function main(): Promise<number> {
       rps: '',
     });
     summary['app-request-micro'] = { bareUs: bare, tenancyUs: ten, ratio: ten / bare, addedUs: ten - bare };
+    scenarios.push({
+      id: '5',
+      scenario: 'Hono app.request() (in process), tenancy(fromHeader()) + getTenantClient()',
+      baseline: 'Hono app.request(), bare',
+      baselineValue: bare,
+      tenantryValue: ten,
+      unit: 'µs/req',
+      ratio: ratioOf(ten, bare),
+      notes: `wall, median of ${appMicro.bareNs.length} samples; ${signed(ten - bare)} µs; AsyncLocalStorage hooks on for both sides (same process)`,
+    });
   }
   // 6. Quotas in process: one memory-limiter check, and the rate step of a whole request
   if (limiterMicro !== undefined) {
@@ -574,6 +669,18 @@ async function main(): Promise<number> {
       rps: '',
     });
     summary['quota-memory-limiter-micro'] = { tenantryUs: sync, tenantryAwaitedUs: awaited, rateLimiterMemoryUs: rlf, ratioToRateLimiterMemory: sync / rlf, target: '<= 1 us', pass };
+    scenarios.push({
+      id: '6',
+      scenario: 'memoryQuotaStore().slidingWindow(), one check, synchronous as the rate step calls it',
+      baseline: 'rate-limiter-flexible RateLimiterMemory, await consume() (fixed window)',
+      baselineValue: rlf * 1000,
+      tenantryValue: sync * 1000,
+      unit: 'ns/check',
+      ratio: ratioOf(sync, rlf),
+      target: '≤ 1 µs per check',
+      pass,
+      notes: `${calls}; the baseline's figure includes awaiting its promise; awaited tenantry store: ${Math.round(awaited * 1000)} ns`,
+    });
   }
   if (admissionMicro !== undefined) {
     const a = admissionMicro;
@@ -602,6 +709,16 @@ async function main(): Promise<number> {
       rps: '',
     });
     summary['quota-admission-micro'] = { noPlanUs: noPlan, planUs: plan, ratio: plan / noPlan, addedUs: plan - noPlan };
+    scenarios.push({
+      id: '6',
+      scenario: 'Hono app.request() (in process), tenancy() with a plan apiRateLimit (the rate step)',
+      baseline: 'the same without plans',
+      baselineValue: noPlan,
+      tenantryValue: plan,
+      unit: 'µs/req',
+      ratio: ratioOf(plan, noPlan),
+      notes: `wall, median of ${a.noPlanNs.length} samples; ${signed(plan - noPlan)} µs`,
+    });
   }
   // 7. Rate limiting on vs off, server CPU per request
   compareRow('7', 'hono-tenancy-rate', 'hono-tenancy-header', 1.05);
@@ -672,6 +789,21 @@ async function main(): Promise<number> {
       target: '>= 1',
       pass,
     };
+    scenarios.push({
+      id: '8',
+      scenario: 'redisQuotaStore().slidingWindow() (sliding window, one Lua script)',
+      baseline: 'rate-limiter-flexible RateLimiterRedis consume() (fixed window)',
+      baselineValue: f.rate,
+      tenantryValue: t.rate,
+      unit: 'checks/s',
+      ratio: rr,
+      target: '≥ 1.00×',
+      pass,
+      notes:
+        `${how}; tenantry store timeoutMs ${config.quota.redisTimeoutMs === undefined ? '50 (default)' : `${config.quota.redisTimeoutMs} (BENCH_REDIS_TIMEOUT_MS; the default 50 timed out on this loaded machine)`}; ` +
+        `per-round ratios ${ratio(Math.min(...paired))}–${ratio(Math.max(...paired))}; Redis server CPU ${us(t.redisCpu)} vs ${us(f.redisCpu)} µs/check ` +
+        `(script ${us(t.script)} vs ${us(f.script)} µs)`,
+    });
   }
 
   const elapsedS = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -711,6 +843,21 @@ async function main(): Promise<number> {
   const file = join(resultsDir, 'latest.json');
   writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
   console.log(`results written to ${file}`);
+  const scenarioFile = writeScenarios({
+    script: 'run',
+    title: 'Request overhead, verified-token cache, quotas (bench/run.ts)',
+    startedAt: startedAt.toISOString(),
+    quick: config.quick,
+    machine: machineNotes(load0[0]!),
+    method:
+      `Server rows: CPU time (user + system) of the server process per request, median of ${config.rounds} rounds of ${config.requests.toLocaleString('en-US')} requests ` +
+      `(${config.connections} keep-alive connections, ${config.warmup.toLocaleString('en-US')} warm-up), a fresh process per server and round, ` +
+      `${config.pin ? 'servers pinned to CPU 0 and autocannon to CPU 1, ' : ''}bursts taking turns between servers; every server gets the same request bytes ` +
+      '(Host acme.bench.test, x-tenant-id acme, a Bearer HS256 token). In-process rows: wall time per call, median of samples taking turns. ' +
+      'Redis rows: 50 concurrent callers against the machine’s Redis, rounds taking turns. See bench/README.md.',
+    scenarios,
+  });
+  console.log(`scenarios written to ${scenarioFile}`);
   return 0;
 }
 

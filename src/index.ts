@@ -128,6 +128,51 @@ export type {
   SchemaService,
   TableDefinition,
 } from './schema/index.js';
+export { APPS_TABLE, AppError, AppManifestSchema, parseAppManifest, safeParseAppManifest } from './apps/index.js';
+export type {
+  AppCompatibilityCheck,
+  AppCompatibilityIssue,
+  AppDependency,
+  AppErrorCode,
+  AppInstallResult,
+  AppIssueCategory,
+  AppManifest,
+  AppManifestInput,
+  AppManifestParseResult,
+  AppService,
+  AppUninstallResult,
+  AppUpgradeResult,
+  IAppLifecycleService,
+  InstallAppOptions,
+  InstalledApp,
+  ListAppsOptions,
+  UninstallAppOptions,
+  UpgradeAppOptions,
+} from './apps/index.js';
+export { DEPLOYMENTS_TABLE, DEPLOYMENT_ID_PATTERN, DeployError, DeploymentPlanSchema } from './deploy/index.js';
+export type {
+  BundleValidationResult,
+  DeployErrorCode,
+  DeployIssue,
+  DeployProgress,
+  DeployService,
+  DeploymentPlan,
+  DeploymentRecord,
+  DeploymentResult,
+  ExecuteDeploymentOptions,
+  IDeployPipelineService,
+  PlanDeploymentOptions,
+  RollbackDeploymentOptions,
+  RollbackInfo,
+  RollbackResult,
+  SnapshotRetention,
+  TenantDeploymentPlan,
+  TenantDeploymentResult,
+  TenantDeploymentStatus,
+  TenantRollbackResult,
+  TenantRollbackStatus,
+  ValidateBundleOptions,
+} from './deploy/index.js';
 export { toProblem } from './middleware/problem.js';
 export type { Problem, ProblemDetails } from './middleware/problem.js';
 export { problemResponse } from './middleware/fetch.js';

@@ -20,6 +20,8 @@ import { migrateTenants } from './provisioning/migration-runner.js';
 import type { MigrationProgress, MigrationReport, MigrationTarget } from './provisioning/migration-runner.js';
 import { ProvisioningService } from './provisioning/service.js';
 import { SchemaService } from './schema/service.js';
+import { DeployService } from './deploy/service.js';
+import { AppService } from './apps/service.js';
 import { QuotaService } from './quota/service.js';
 import { RegistryCache } from './registry/cache.js';
 import { encryptedRegistry } from './registry/encrypted.js';
@@ -98,6 +100,24 @@ export class Tenantry implements ITenantRouter {
    * await tenantry.schema.applyMigrations('acme', plan);
    */
   readonly schema: SchemaService;
+  /**
+   * Apps of tenant databases (the protocol's `IAppLifecycleService`): `checkCompatibility`,
+   * `installApp`, `uninstallApp`, `upgradeApp`, `listApps` (see the README's "Apps").
+   *
+   * @example
+   * await tenantry.apps.installApp({ name: 'crm', version: '1.0.0', objects: [{ name: 'contacts', fields: [{ name: 'email', type: 'text' }] }] }, 'acme');
+   */
+  readonly apps: AppService;
+  /**
+   * Deploys of bundles across tenants (the protocol's `IDeployPipelineService`):
+   * `validateBundle`, `planDeployment`, `executeDeployment`, `rollbackDeployment`,
+   * `pruneSnapshots` (see the README's "Schema and deploys").
+   *
+   * @example
+   * const plan = await tenantry.deploy.planDeployment(bundle);
+   * const result = await tenantry.deploy.executeDeployment(plan, { concurrency: 8 });
+   */
+  readonly deploy: DeployService;
   readonly #config: ResolvedConfig;
   readonly #cache: RegistryCache;
   readonly #pool: ClientPool;
@@ -166,6 +186,24 @@ export class Tenantry implements ITenantRouter {
     );
     this.#router = new TenantRouter(config, this.#cache, this.#pool, kernel, this.quota);
     this.schema = new SchemaService({ open: async (tenantId) => this.#router.openById(parseTenantId(tenantId, 'schema'), 'schema'), now: config.now });
+    const openDirect = config.createClient ?? createLibsqlClient;
+    this.deploy = new DeployService({
+      listTenants: async () => (await this.registry.list({ status: 'active' })).map((record) => record.id),
+      open: async (tenantId) => {
+        const scope = await this.#router.openById(parseTenantId(tenantId, 'deploy'), 'deploy');
+        const connection = this.#router.connectionOf(scope.record);
+        return { tenantId: scope.record.id, connection, readOnly: scope.readOnly, lease: () => acquireCoded(this.#pool, scope.record.id, connection, false) };
+      },
+      openDirect: (connection) => openDirect({ ...connection, intMode: 'number' }),
+      quota: this.quota,
+      dataDir: config.dataDir,
+      now: config.now,
+    });
+    this.apps = new AppService({
+      open: async (tenantId) => this.#router.openById(parseTenantId(tenantId, 'apps'), 'apps'),
+      changed: (tenantId) => this.quota.invalidate(tenantId),
+      now: config.now,
+    });
     const bus = config.invalidation;
     this.#busReady =
       bus === undefined

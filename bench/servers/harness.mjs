@@ -16,6 +16,8 @@ export const settings = {
   jwtSecret: process.env.BENCH_JWT_SECRET ?? '',
   jwtIssuer: process.env.BENCH_JWT_ISSUER ?? 'tenantry-bench',
   jwtAudience: process.env.BENCH_JWT_AUDIENCE ?? 'tenantry-bench-api',
+  /** Base domain of the subdomain variants: requests come with `Host: acme.<baseDomain>`. */
+  baseDomain: process.env.BENCH_BASE_DOMAIN ?? 'bench.test',
 };
 
 /** A private folder for this process's tenant database files, removed on stop. */

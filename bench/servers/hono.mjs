@@ -9,6 +9,7 @@
  *                   RateLimit headers on allowed responses
  *   tenancy-rate-headers  tenancy-rate with quotas: { headers: true }: RateLimit headers on every
  *                   response too (diagnostic: the cost of the headers)
+ *   tenancy-subdomain tenancy(fromSubdomain({ baseDomains: [BENCH_BASE_DOMAIN] })); same handler
  *   tenancy-jwt     tenancy(fromJwt({ secret, HS256, issuer, audience })); same handler
  *   hono-jwt        hono/jwt (HS256, iss, aud), no tenancy; the handler answers at once
  *   context-storage hono/context-storage (Hono's own AsyncLocalStorage middleware), no tenancy;
@@ -21,11 +22,11 @@ import { createClient } from '@libsql/client';
 import { Hono } from 'hono';
 import { contextStorage, getContext } from 'hono/context-storage';
 import { jwt } from 'hono/jwt';
-import { createTenantry, fromHeader, fromJwt, getTenantClient, memoryRegistry } from '../../dist/index.js';
+import { createTenantry, fromHeader, fromJwt, fromSubdomain, getTenantClient, memoryRegistry } from '../../dist/index.js';
 import { tenancy } from '../../dist/hono.js';
 import { NOTES, dataDir, listenOn, run, settings } from './harness.mjs';
 
-const { variant, jwtSecret, jwtIssuer, jwtAudience } = settings;
+const { variant, jwtSecret, jwtIssuer, jwtAudience, baseDomain } = settings;
 /** Every request stays far below this limit, so each passes the rate step (kept equal to RATE_PLANS in bench/quota.ts). */
 const RATE_PLANS = { free: { apiRateLimit: 1_000_000_000 }, pro: {}, enterprise: {} };
 const folder = dataDir();
@@ -59,6 +60,13 @@ switch (variant) {
   case 'tenancy-rate-headers':
     // Kept equal to RATE_PLANS in bench/quota.ts. Tenant acme is on the default plan, free.
     app.use('*', tenancy(makeTenantry([fromHeader()], RATE_PLANS, variant === 'tenancy-rate-headers' ? { headers: true } : undefined)));
+    app.get('/notes', async (c) => {
+      await getTenantClient();
+      return c.json(NOTES);
+    });
+    break;
+  case 'tenancy-subdomain':
+    app.use('*', tenancy(makeTenantry([fromSubdomain({ baseDomains: [baseDomain] })])));
     app.get('/notes', async (c) => {
       await getTenantClient();
       return c.json(NOTES);

@@ -36,7 +36,9 @@ export type Command =
   | { name: 'plan'; id: string; plan: Plan }
   | { name: 'migrate'; dir?: string; concurrency?: number; dryRun: boolean }
   | { name: 'purge-expired'; yes: boolean }
-  | { name: 'migrate-control-plane' };
+  | { name: 'migrate-control-plane' }
+  | { name: 'deploy'; bundle: string; planOnly: boolean; allowDestructive: boolean; concurrency?: number }
+  | { name: 'rollback'; deploymentId: string; concurrency?: number };
 
 /** The name of a command. */
 export type CommandName = Command['name'];
@@ -65,6 +67,8 @@ const OPTIONS = {
   dir: { type: 'string' },
   concurrency: { type: 'string' },
   'dry-run': { type: 'boolean' },
+  'plan-only': { type: 'boolean' },
+  'allow-destructive': { type: 'boolean' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -174,6 +178,31 @@ const SPECS: Readonly<Record<CommandName, CommandSpec>> = {
     usage: 'tenantry migrate-control-plane [--json]',
     details: 'Registries that need no migration (libSQL, memory) say so and exit 0.',
   },
+  deploy: {
+    args: ['bundle'],
+    options: ['plan-only', 'allow-destructive', 'concurrency'],
+    summary: 'deploy a bundle (bundle.json) to every active tenant database',
+    usage: 'tenantry deploy <bundle.json> [--plan] [--allow-destructive] [--concurrency <n>] [--json]',
+    details: [
+      '  --plan                print the plan (the SQL each tenant would run), change nothing',
+      '  --allow-destructive   let the deploy drop objects or fields and narrow types',
+      '  --concurrency <n>     tenants deployed at once (default 8)',
+      '',
+      'Prints the deployment id (for `tenantry rollback`). Progress goes to stderr; exits 1 when',
+      'any tenant failed or, with --plan, is blocked.',
+    ].join('\n'),
+  },
+  rollback: {
+    args: ['deploymentId'],
+    options: ['concurrency'],
+    summary: 'roll a deployment back (snapshot for local databases, else the inverse plan)',
+    usage: 'tenantry rollback <deploymentId> [--concurrency <n>] [--json]',
+    details: [
+      '  --concurrency <n>   tenants rolled back at once (default 8)',
+      '',
+      'Exits 1 when any tenant could not be rolled back (its code says why).',
+    ].join('\n'),
+  },
 };
 
 const GLOBAL_HELP = [
@@ -228,7 +257,7 @@ export function isCommandName(name: string): name is CommandName {
 export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   let parsed: ReturnType<typeof parse>;
   try {
-    parsed = parse(argv);
+    parsed = parse(deployFlags(argv));
   } catch (err) {
     const first = argv.find((arg) => !arg.startsWith('-'));
     throw new UsageError(parseErrorMessage(err), first !== undefined && isCommandName(first) ? first : undefined);
@@ -297,7 +326,33 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
       return invocation({ name, yes: values.yes === true });
     case 'migrate-control-plane':
       return invocation({ name });
+    case 'deploy': {
+      if (arg(0) === '') throw new UsageError('deploy: <bundle> must not be empty', name);
+      const command: Command = { name, bundle: arg(0), planOnly: values['plan-only'] === true, allowDestructive: values['allow-destructive'] === true };
+      if (values.concurrency !== undefined) command.concurrency = positiveInteger(values.concurrency, '--concurrency', name);
+      return invocation(command);
+    }
+    case 'rollback': {
+      const command: Command = { name, deploymentId: arg(0) };
+      if (values.concurrency !== undefined) command.concurrency = positiveInteger(values.concurrency, '--concurrency', name);
+      return invocation(command);
+    }
   }
+}
+
+/**
+ * `deploy --plan` is a flag, while `--plan <plan>` takes a value for other commands: for the
+ * `deploy` command, `--plan` is read as `--plan-only`.
+ */
+function deployFlags(argv: readonly string[]): readonly string[] {
+  let command: string | undefined;
+  for (let i = 0; i < argv.length && command === undefined; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') break;
+    if (arg === '-c' || arg === '--config') i++;
+    else if (!arg.startsWith('-')) command = arg;
+  }
+  return command === 'deploy' ? argv.map((arg) => (arg === '--plan' ? '--plan-only' : arg)) : argv;
 }
 
 function parse(argv: readonly string[]) {

@@ -1,9 +1,10 @@
 /**
  * The commands of `tenantry`, each on the public API of a tenantry instance
- * (`tenantry.provisioning`, `tenantry.registry`, `tenantry.quota`, `tenantry.migrate`).
+ * (`tenantry.provisioning`, `tenantry.registry`, `tenantry.quota`, `tenantry.migrate`,
+ * `tenantry.deploy`).
  * Each writes its result to stdout (a table, or JSON with `--json`) and resolves the exit code.
  */
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TenantryError } from '../errors/index.js';
 import { TENANT_ID_PATTERN } from '../protocol/index.js';
@@ -11,9 +12,11 @@ import type { TenantProvisioningResult, TenantRecord } from '../protocol/index.j
 import type { Migration } from '../provisioning/migrations.js';
 import type { MigrationReport } from '../provisioning/migration-runner.js';
 import type { Tenantry } from '../tenantry.js';
+import type { DeployProgress } from '../deploy/types.js';
+import type { DeployBundleInput } from '../schema/bundle.js';
 import { UsageError } from './args.js';
 import type { Command } from './args.js';
-import { describeError, formatBytes, formatDuration, json, keyValues, printableRecord, table } from './output.js';
+import { cell, describeError, formatBytes, formatDuration, json, keyValues, printableRecord, table } from './output.js';
 import type { TextStream } from './output.js';
 import { MigrationProgressReporter } from './progress.js';
 import { confirm } from './prompt.js';
@@ -184,6 +187,125 @@ export async function runCommand(command: Command, ctx: CommandContext): Promise
       ctx.io.stdout.write(ctx.json ? json({ migrated: true }) : 'control plane migrated: the registry tables are up to date\n');
       return 0;
     }
+    case 'deploy':
+      return deploy(command, ctx);
+    case 'rollback':
+      return rollback(command, ctx);
+  }
+}
+
+/** `tenantry deploy <bundle.json>`: plan, then (without `--plan`) execute. */
+async function deploy(command: Extract<Command, { name: 'deploy' }>, ctx: CommandContext): Promise<number> {
+  const t = ctx.tenantry;
+  const path = resolve(ctx.io.cwd, command.bundle);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`deploy: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, 'deploy');
+  }
+  let bundle: unknown;
+  try {
+    bundle = JSON.parse(text.startsWith('\uFEFF') ? text.slice(1) : text);
+  } catch (err) {
+    throw new UsageError(`deploy: ${path} is not JSON (${err instanceof Error ? err.message : String(err)})`, 'deploy');
+  }
+  const plan = await t.deploy.planDeployment(bundle as DeployBundleInput, {
+    allowDestructive: command.allowDestructive,
+    ...(command.concurrency === undefined ? {} : { concurrency: command.concurrency }),
+  });
+  const blocked = plan.tenants.filter((p) => p.status === 'blocked');
+  if (command.planOnly) {
+    if (ctx.json) {
+      ctx.io.stdout.write(json(plan));
+    } else {
+      const out = ctx.io.stdout;
+      out.write(
+        `plan ${plan.deploymentId} (version ${plan.version}) for ${count(plan.summary.tenants, 'tenant')}: ${plan.summary.ready} to change, ` +
+          `${plan.summary.unchanged} up to date, ${blocked.length} blocked; nothing was changed\n`,
+      );
+      for (const tenant of plan.tenants) {
+        if (tenant.status === 'unchanged') continue;
+        out.write(`\n${tenant.tenantId}: ${tenant.status}${tenant.error === undefined ? '' : ` (${tenant.error.code}: ${cell(tenant.error.message)})`}\n`);
+        for (const sql of tenant.sql) out.write(`  ${cell(sql)};\n`);
+      }
+    }
+    return blocked.length > 0 ? 1 : 0;
+  }
+  const progress = new DeployProgressLines(ctx.io.stderr, 'deploy');
+  const result = await t.deploy.executeDeployment(plan, {
+    ...(command.concurrency === undefined ? {} : { concurrency: command.concurrency }),
+    onProgress: (p) => progress.update(p),
+  });
+  progress.finish();
+  const failed = result.tenants.filter((r) => r.status === 'failed');
+  if (ctx.json) {
+    ctx.io.stdout.write(json({ ...result, tenants: result.tenants.map(({ error, ...r }) => (error === undefined ? r : { ...r, error: describeError(error) })) }));
+  } else {
+    const { summary } = result;
+    ctx.io.stdout.write(
+      `deployment ${result.deploymentId} (version ${result.version}): ${summary.applied} applied, ${summary.unchanged} up to date, ` +
+        `${summary.failed} failed, ${summary.notRun} not run, in ${formatDuration(result.durationMs)}\n`,
+    );
+    if (failed.length > 0) ctx.io.stdout.write(`\n${table(['failed tenant', 'error'], failed.map((f) => [f.tenantId, describeError(f.error!)]))}`);
+    if (summary.applied > 0) ctx.io.stdout.write(`\nroll it back with: tenantry rollback ${result.deploymentId}\n`);
+  }
+  return failed.length > 0 ? 1 : 0;
+}
+
+/** `tenantry rollback <deploymentId>`. */
+async function rollback(command: Extract<Command, { name: 'rollback' }>, ctx: CommandContext): Promise<number> {
+  const progress = new DeployProgressLines(ctx.io.stderr, 'rollback');
+  let result: Awaited<ReturnType<Tenantry['deploy']['rollbackDeployment']>>;
+  try {
+    result = await ctx.tenantry.deploy.rollbackDeployment(command.deploymentId, {
+      ...(command.concurrency === undefined ? {} : { concurrency: command.concurrency }),
+      onProgress: (p) => progress.update(p),
+    });
+  } finally {
+    progress.finish();
+  }
+  const failed = result.tenants.filter((r) => r.status === 'failed');
+  if (ctx.json) {
+    ctx.io.stdout.write(json({ ...result, tenants: result.tenants.map(({ error, ...r }) => (error === undefined ? r : { ...r, error: describeError(error) })) }));
+  } else {
+    const { summary } = result;
+    ctx.io.stdout.write(
+      `deployment ${result.deploymentId}: ${summary.rolledBack} rolled back, ${summary.unchanged} already rolled back, ${summary.failed} failed\n\n`,
+    );
+    ctx.io.stdout.write(table(['tenant', 'status', 'strategy', 'error'], result.tenants.map((r) => [r.tenantId, r.status, r.strategy, r.error === undefined ? undefined : describeError(r.error)])));
+  }
+  return failed.length > 0 ? 1 : 0;
+}
+
+/** Plain progress lines of a deploy or rollback on stderr: at most one a second, and the last. */
+class DeployProgressLines {
+  readonly #stream: TextStream;
+  readonly #what: string;
+  #last: DeployProgress | undefined;
+  #shownAt = 0;
+  #shown: DeployProgress | undefined;
+
+  constructor(stream: TextStream, what: string) {
+    this.#stream = stream;
+    this.#what = what;
+  }
+
+  update(progress: DeployProgress): void {
+    this.#last = progress;
+    const now = Date.now();
+    if (now - this.#shownAt < 1000 && progress.done < progress.total) return;
+    this.#shownAt = now;
+    this.#write(progress);
+  }
+
+  finish(): void {
+    if (this.#last !== undefined && this.#last !== this.#shown) this.#write(this.#last);
+  }
+
+  #write(p: DeployProgress): void {
+    this.#shown = p;
+    this.#stream.write(`${this.#what}: ${p.done}/${p.total} tenants, ${p.succeeded} done, ${p.unchanged} up to date, ${p.failed} failed\n`);
   }
 }
 

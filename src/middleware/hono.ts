@@ -6,7 +6,7 @@
  * app.use('*', tenancy(tenantry));
  * app.get('/notes', async (c) => c.json((await (await getTenantClient()).execute('select * from notes')).rows));
  */
-import type { Context, ErrorHandler, MiddlewareHandler } from 'hono';
+import type { Context, ErrorHandler, MiddlewareHandler, Next } from 'hono';
 import { runWithTenant } from '../context/index.js';
 import { isTenantryError } from '../errors/index.js';
 import type { TenantryError } from '../errors/index.js';
@@ -93,27 +93,52 @@ function nodeIncoming(env: unknown): NodeIncoming | undefined {
  */
 export function tenancy(tenantry: Tenantry, options?: TenancyOptions): MiddlewareHandler<{ Variables: TenantVariables }> {
   const { optional, excluded } = resolveTenancyOptions(options);
-  return async function tenancyMiddleware(c, next) {
+  // Not an `async` function: a warm tenant resolves synchronously, and the only promise this
+  // middleware then makes is the one that maps a handler's TenantryError after `next()` (an
+  // async function would make two, and on Node 20 each promise runs the async-hooks init hook
+  // AsyncLocalStorage installs). Every path still returns a promise.
+  return function tenancyMiddleware(c, next) {
     if (excluded !== undefined && excluded(c.req.path)) return next();
     let scope: RequestScope | undefined | Promise<RequestScope | undefined>;
     try {
       scope = tenantry.openScope(new HonoRequestView(c), optional);
-      if (scope instanceof Promise) scope = await scope;
     } catch (err) {
-      if (isTenantryError(err)) return problem(c, err);
-      throw err;
+      return refused(c, err);
     }
-    if (scope === undefined) {
-      await next();
-    } else {
-      c.set('tenant', scope.context);
-      const headers = scope.rate?.headers;
-      if (headers !== undefined) for (const name in headers) c.header(name, headers[name]);
-      await runWithTenant(scope, next);
+    if (scope instanceof Promise) {
+      return scope.then(
+        (s) => enter(c, s, next),
+        (err: unknown) => refused(c, err),
+      );
     }
-    if (c.error !== undefined && isTenantryError(c.error)) c.res = problem(c, c.error);
-    return undefined;
+    return enter(c, scope, next);
   };
+}
+
+/** Runs the rest of the chain (in the tenant's scope when there is one), then {@link answerHandlerError}. */
+function enter(c: Context, scope: RequestScope | undefined, next: Next): Promise<undefined> {
+  let done: unknown;
+  if (scope === undefined) {
+    done = next();
+  } else {
+    c.set('tenant', scope.context);
+    const headers = scope.rate?.headers;
+    if (headers !== undefined) for (const name in headers) c.header(name, headers[name]);
+    done = runWithTenant(scope, next);
+  }
+  // Promise.resolve() returns a native promise as it is.
+  return Promise.resolve(done).then(() => answerHandlerError(c));
+}
+
+/** A `TenantryError` thrown by a later handler (Hono put it on `c.error`) is answered as problem+json. */
+function answerHandlerError(c: Context): undefined {
+  if (c.error !== undefined && isTenantryError(c.error)) c.res = problem(c, c.error);
+  return undefined;
+}
+
+/** A refused request: problem+json for a `TenantryError`, a rejection for anything else. */
+function refused(c: Context, err: unknown): Promise<Response> {
+  return isTenantryError(err) ? Promise.resolve(problem(c, err)) : Promise.reject(err);
 }
 
 /**

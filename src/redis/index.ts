@@ -15,3 +15,4 @@ export { redisQuotaStore } from './redis-store.js';
 export type { RedisQuotaStore, RedisQuotaStoreOptions } from './redis-store.js';
 export { redisInvalidationBus } from './invalidation.js';
 export type { RedisInvalidationBusOptions } from './invalidation.js';
+export type { HeartbeatOptions } from './heartbeat.js';

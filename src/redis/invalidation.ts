@@ -5,6 +5,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { InvalidationBus, InvalidationHandlers } from '../registry/invalidation.js';
+import { resolveHeartbeat, startHeartbeat } from './heartbeat.js';
+import type { HeartbeatOptions } from './heartbeat.js';
 
 /** Options of {@link redisInvalidationBus}. */
 export interface RedisInvalidationBusOptions {
@@ -21,6 +23,17 @@ export interface RedisInvalidationBusOptions {
   subscriber?: Redis;
   /** The pub/sub channel. Every instance of a deployment must use the same one. Default `'tenantry:invalidate'`. */
   channel?: string;
+  /**
+   * Detects a subscriber link that stays open but carries nothing (a proxy or NAT dropping
+   * traffic), which pub/sub alone cannot tell from a quiet channel: every `intervalMs` the bus
+   * sends `PING` on the subscriber; with no answer within `timeoutMs` it treats the bus as down,
+   * exactly as a closed connection (`handlers.disconnected()`), and drops the subscriber's socket
+   * with `disconnect(true)` so ioredis reconnects (this applies to a `subscriber` you passed too).
+   * A reconnect whose handshake stays unanswered for an interval is dropped again. Once
+   * subscribed again, `handlers.resynced()` follows as after any outage. `false` turns it off.
+   * Default `{ intervalMs: 5_000, timeoutMs: 3_000 }`: a dead link is noticed within 8 seconds.
+   */
+  heartbeat?: HeartbeatOptions | false;
 }
 
 const DEFAULT_CHANNEL = 'tenantry:invalidate';
@@ -68,7 +81,9 @@ async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void
  * subscription was confirmed, `handlers.disconnected()` is called (once per outage); when ioredis
  * has reconnected, the bus confirms the subscription again (`SUBSCRIBE`, which is idempotent, so
  * this also works with `autoResubscribe: false`) and then calls `handlers.resynced()` once.
- * Anything published after `resynced` is delivered.
+ * Anything published after `resynced` is delivered. A link that stays open but goes silent is
+ * caught by the heartbeat (`options.heartbeat`, a `PING` every 5 s by default) and handled the
+ * same way, after the bus has dropped the dead socket (reported once per outage on `console.error`).
  *
  * `start()` resolves once Redis confirmed the `SUBSCRIBE`; while Redis is unreachable it waits
  * for ioredis to reconnect. It rejects when Redis refuses the `SUBSCRIBE` (e.g. an ACL), when the
@@ -79,7 +94,8 @@ async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void
  * listens for `'error'` on the subscriber, so a lost connection never becomes an unhandled
  * `'error'` event.
  *
- * `close()` unsubscribes, quits the subscriber when the bus created it, and is idempotent.
+ * `close()` stops the heartbeat, unsubscribes, quits the subscriber when the bus created it, and
+ * is idempotent.
  *
  * @example
  * import Redis from 'ioredis';
@@ -110,6 +126,7 @@ export function redisInvalidationBus(options: RedisInvalidationBusOptions): Inva
   if (typeof channel !== 'string' || channel.length === 0) {
     throw new TypeError('redisInvalidationBus: options.channel must be a non-empty string');
   }
+  const heartbeat = resolveHeartbeat(options.heartbeat, 'redisInvalidationBus: options.heartbeat');
 
   /** `idle` → start() → `starting` → confirmed → `up` ⇄ `down`; `closed` from anywhere. */
   let phase: 'idle' | 'starting' | 'up' | 'down' | 'closed' = 'idle';
@@ -119,6 +136,7 @@ export function redisInvalidationBus(options: RedisInvalidationBusOptions): Inva
   let subscriber: Redis | undefined;
   let started: { resolve: () => void; reject: (err: unknown) => void } | undefined;
   let closing: Promise<void> | undefined;
+  let stopHeartbeat: (() => void) | undefined;
 
   function report(what: string, err: unknown): void {
     console.error(`tenantry: redisInvalidationBus (${channel}): ${what}`, err);
@@ -195,6 +213,15 @@ export function redisInvalidationBus(options: RedisInvalidationBusOptions): Inva
     setImmediate(confirmSubscription);
   };
 
+  /** A missed heartbeat: down as on a closed connection; a new socket, as the old one is dead. */
+  function silent(reason: string): void {
+    const sub = subscriber;
+    if (phase === 'closed' || sub === undefined) return;
+    if (phase === 'up') console.error(`tenantry: redisInvalidationBus (${channel}): the subscriber connection went silent (${reason}); reconnecting`);
+    outage();
+    sub.disconnect(true);
+  }
+
   function detach(sub: Redis): void {
     sub.off('message', onMessage);
     sub.off('ready', onReady);
@@ -243,6 +270,7 @@ export function redisInvalidationBus(options: RedisInvalidationBusOptions): Inva
       sub.on('close', onClose);
       sub.on('end', onEnd);
       sub.on('error', onError);
+      if (heartbeat !== undefined) stopHeartbeat = startHeartbeat(sub, heartbeat, silent);
       if (sub.status === 'ready') confirmSubscription();
       else if (sub.status === 'wait') sub.connect().catch(() => {}); // lazyConnect; failures arrive as events
       else if (sub.status === 'end') onEnd();
@@ -254,6 +282,7 @@ export function redisInvalidationBus(options: RedisInvalidationBusOptions): Inva
         phase = 'closed';
         settleStart(new Error('redisInvalidationBus: closed before the subscription was confirmed'));
         handlers = undefined;
+        stopHeartbeat?.();
         const sub = subscriber;
         subscriber = undefined;
         if (sub === undefined) return;

@@ -39,6 +39,9 @@ else
 end
 local cw = math.floor(now / w)
 local elapsed = now - cw * w
+-- A key lives two windows, and at least MIN_TTL_MS: the state names its window, so a longer life
+-- never changes a decision, while a window shorter than a round trip would otherwise lose it.
+local MIN_TTL_MS = 10000
 `;
 
 /**
@@ -64,7 +67,7 @@ if cost == 0 or usage + cost <= limit then
       redis.call('HINCRBY', KEYS[1], 'curr', cost)
     else
       redis.call('HSET', KEYS[1], 'window', cw, 'curr', curr + cost, 'prev', prev)
-      redis.call('PEXPIRE', KEYS[1], 2 * w)
+      redis.call('PEXPIRE', KEYS[1], math.max(2 * w, MIN_TTL_MS))
     end
   end
   local count = usage + cost
@@ -102,7 +105,7 @@ if tonumber(state[1]) == cw then count = tonumber(state[2]) or 0 end
 if count + cost <= limit then
   if cost > 0 then
     redis.call('HSET', KEYS[1], 'window', cw, 'count', count + cost)
-    redis.call('PEXPIRE', KEYS[1], 2 * w)
+    redis.call('PEXPIRE', KEYS[1], math.max(2 * w, MIN_TTL_MS))
   end
   return {1, math.max(0, limit - count - cost), w - elapsed, (count + cost) * 1000}
 end

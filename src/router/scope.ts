@@ -45,7 +45,7 @@ export class RequestScope implements TenantScope {
   }
 
   client(): Promise<Client> {
-    return Promise.resolve(this.readOnly ? this.#clients.readOnly() : this.#clients.readWrite());
+    return this.readOnly ? this.#clients.readOnlyResolved() : this.#clients.readWriteResolved();
   }
 }
 
@@ -60,6 +60,8 @@ export class ScopeClients {
   readonly #connection: DatabaseConnection;
   #readWrite: Client | undefined;
   #readOnly: Client | undefined;
+  #readWriteResolved: Promise<Client> | undefined;
+  #readOnlyResolved: Promise<Client> | undefined;
 
   constructor(pool: ClientPool, tenantId: string, connection: DatabaseConnection) {
     this.#pool = pool;
@@ -75,6 +77,23 @@ export class ScopeClients {
   readOnly(): Client {
     this.#readOnly ??= leasedClient(() => acquireCoded(this.#pool, this.#tenantId, this.#connection, true), this.#connection.url, SHARED);
     return this.#readOnly;
+  }
+
+  /**
+   * `Promise.resolve(readWrite())`, made once: `getTenantClient()` hands out the same settled
+   * promise on every request instead of a new one (a promise is an allocation, and with
+   * AsyncLocalStorage on Node 20 every new promise also runs the async-hooks init hook).
+   * Awaiting a shared settled promise resumes in the awaiting request's own context.
+   */
+  readWriteResolved(): Promise<Client> {
+    this.#readWriteResolved ??= Promise.resolve(this.readWrite());
+    return this.#readWriteResolved;
+  }
+
+  /** `Promise.resolve(readOnly())`, made once (see {@link ScopeClients.readWriteResolved}). */
+  readOnlyResolved(): Promise<Client> {
+    this.#readOnlyResolved ??= Promise.resolve(this.readOnly());
+    return this.#readOnlyResolved;
   }
 }
 

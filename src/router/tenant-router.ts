@@ -6,7 +6,7 @@ import type { ResolveMessage } from '../diagnostics/channels.js';
 import type { KernelContext, TenantQuota, TenantRecord, TenantRuntimeContext } from '../protocol/index.js';
 import type { QuotaService } from '../quota/service.js';
 import type { RegistryCache } from '../registry/cache.js';
-import { runResolvers } from './chain.js';
+import { runResolvers, runSingleResolver } from './chain.js';
 import type { Client } from '@libsql/client';
 import { leasedClient } from './leased-client.js';
 import type { ClientLease, ClientPool, DatabaseConnection } from './pool.js';
@@ -15,6 +15,13 @@ import type { RequestView, ResolverEnv, TenantIdentity } from './types.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** What the status gate needs of a request: its method (a `RequestView` is one). */
+interface MethodOf {
+  readonly method: string;
+}
+/** The gate's view of a standalone client's operations: writes. */
+const WRITE: MethodOf = Object.freeze({ method: 'POST' });
+
 /**
  * Request ids: a random per-process prefix and a counter (unique, cheap, not a secret). The
  * prefix is made on the first request: Cloudflare Workers refuse random values at module load.
@@ -22,8 +29,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 let requestIdPrefix: string | undefined;
 let requestSeq = 0;
 function nextRequestId(): string {
-  requestIdPrefix ??= globalThis.crypto.randomUUID().slice(0, 8);
-  return `${requestIdPrefix}-${(++requestSeq).toString(36)}`;
+  requestIdPrefix ??= `${globalThis.crypto.randomUUID().slice(0, 8)}-`;
+  return requestIdPrefix + (++requestSeq).toString(36);
 }
 
 /** What the router derives once per record object and reuses for every request. */
@@ -32,6 +39,8 @@ interface RecordView {
   connection: DatabaseConnection;
   /** The tenant's per-operation leasing clients, shared by every scope of this record. */
   clients: ScopeClients;
+  /** True when `base` has exactly the keys {@link runtimeContext} copies (always, unless the kernel grew a key). */
+  literal: boolean;
 }
 
 /**
@@ -66,7 +75,14 @@ export class TenantRouter {
    */
   open(request: RequestView, optional: boolean): RequestScope | undefined | Promise<RequestScope | undefined> {
     if (resolveObserved()) return this.#openTraced(request, optional);
-    const identities = runResolvers(this.#config.resolvers, request, this.#env);
+    const resolvers = this.#config.resolvers;
+    if (resolvers.length === 1) {
+      // The usual chain of one resolver: no identity array, straight to the lookup.
+      const identity = runSingleResolver(resolvers[0]!, request, this.#env);
+      if (identity instanceof Promise) return identity.then((id) => this.#fromIdentity(id, request, optional));
+      return this.#fromIdentity(identity, request, optional);
+    }
+    const identities = runResolvers(resolvers, request, this.#env);
     if (identities instanceof Promise) return identities.then((ids) => this.#fromIdentities(ids, request, optional));
     return this.#fromIdentities(identities, request, optional);
   }
@@ -114,7 +130,7 @@ export class TenantRouter {
   async standaloneClient(tenantId: string): Promise<Client> {
     const identity: TenantIdentity = { kind: 'id', value: tenantId, source: 'router' };
     let record = this.#found(await this.#cache.lookup('id', tenantId), identity);
-    this.#gate(record, 'POST');
+    this.#gate(record, WRITE);
     const acquire = (): ClientLease => {
       const fresh = this.#cache.peek('id', tenantId);
       if (fresh === null) throw new TenantryError('TENANT_NOT_FOUND', 'this tenant no longer exists');
@@ -130,10 +146,22 @@ export class TenantRouter {
       } else {
         record = fresh;
       }
-      this.#gate(record, 'POST');
+      this.#gate(record, WRITE);
       return acquireCoded(this.#pool, tenantId, this.#view(record).connection, false);
     };
     return leasedClient(acquire, this.#view(record).connection.url);
+  }
+
+  /** `#fromIdentities` for the identity (or none) of a single resolver. */
+  #fromIdentity(
+    identity: TenantIdentity | undefined,
+    request: RequestView,
+    optional: boolean,
+  ): RequestScope | undefined | Promise<RequestScope | undefined> {
+    if (identity === undefined) return this.#fromIdentities([], request, optional);
+    const record = this.#cache.lookup(identity.kind, identity.value);
+    if (record instanceof Promise) return record.then((r) => this.#admit(r, identity, request));
+    return this.#admit(record, identity, request);
   }
 
   #fromIdentities(
@@ -149,22 +177,21 @@ export class TenantRouter {
       }
       identities = [{ kind: 'id', value: fallback, source: 'default' }];
     }
-    const method = request.method;
     const first = identities[0]!;
     if (identities.length === 1) {
       const record = this.#cache.lookup(first.kind, first.value);
-      if (record instanceof Promise) return record.then((r) => this.#admit(r, first, method));
-      return this.#admit(record, first, method);
+      if (record instanceof Promise) return record.then((r) => this.#admit(r, first, request));
+      return this.#admit(record, first, request);
     }
     assertSameWhereComparable(identities);
     const records = identities.map((id) => this.#cache.lookup(id.kind, id.value));
     if (records.some((r) => r instanceof Promise)) {
-      return Promise.all(records).then((resolved) => this.#agree(resolved, identities, method));
+      return Promise.all(records).then((resolved) => this.#agree(resolved, identities, request));
     }
-    return this.#agree(records as (TenantRecord | undefined)[], identities, method);
+    return this.#agree(records as (TenantRecord | undefined)[], identities, request);
   }
 
-  #agree(records: (TenantRecord | undefined)[], identities: TenantIdentity[], method: string): RequestScope {
+  #agree(records: (TenantRecord | undefined)[], identities: TenantIdentity[], request: RequestView): RequestScope {
     const first = this.#found(records[0], identities[0]!);
     for (let i = 1; i < records.length; i++) {
       const other = this.#found(records[i], identities[i]!);
@@ -175,7 +202,7 @@ export class TenantRouter {
         );
       }
     }
-    return this.#admit(first, identities[0]!, method);
+    return this.#admit(first, identities[0]!, request);
   }
 
   #found(record: TenantRecord | undefined, identity: TenantIdentity): TenantRecord {
@@ -190,26 +217,26 @@ export class TenantRouter {
     return this.#view(record).connection;
   }
 
-  /** `method` is the HTTP method, or `undefined` for jobs (treated as reads by read-only mode). */
-  #admit(record: TenantRecord | undefined, identity: TenantIdentity, method: string | undefined): RequestScope {
+  /** `request` gives the HTTP method; `undefined` for jobs (treated as reads by read-only mode). */
+  #admit(record: TenantRecord | undefined, identity: TenantIdentity, request: MethodOf | undefined): RequestScope {
     const found = this.#found(record, identity);
-    const readOnly = this.#gate(found, method);
+    const readOnly = this.#gate(found, request);
     const view = this.#view(found);
-    const context: TenantRuntimeContext = {
-      ...view.base,
-      requestId: nextRequestId(),
-      source: identity.source,
-    };
+    const requestId = nextRequestId();
+    const context: TenantRuntimeContext = view.literal
+      ? runtimeContext(view.base, requestId, identity.source)
+      : { ...view.base, requestId, source: identity.source };
     return new RequestScope(context, found, readOnly, this.#pool, view.clients, this.#quota);
   }
 
   /** Lets active tenants through; returns true when the tenant is served read-only. */
-  #gate(record: TenantRecord, method: string | undefined): boolean {
+  #gate(record: TenantRecord, request: MethodOf | undefined): boolean {
     switch (record.status) {
       case 'active':
         return false;
       case 'suspended':
-        if (this.#config.suspendedAccess === 'read-only' && (method === undefined || SAFE_METHODS.has(method))) {
+        // The method is read only here: an active tenant's request never needs it.
+        if (this.#config.suspendedAccess === 'read-only' && (request === undefined || SAFE_METHODS.has(request.method))) {
           return true;
         }
         throw new TenantryError('TENANT_SUSPENDED', 'this tenant is suspended');
@@ -227,7 +254,8 @@ export class TenantRouter {
     let view = this.#views.get(record);
     if (view === undefined) {
       const connection = this.#connection(record);
-      view = { base: this.#baseContext(record), connection, clients: new ScopeClients(this.#pool, record.id, connection) };
+      const base = this.#baseContext(record);
+      view = { base, connection, clients: new ScopeClients(this.#pool, record.id, connection), literal: hasBaseKeys(base) };
       this.#views.set(record, view);
     }
     return view;
@@ -254,6 +282,53 @@ export class TenantRouter {
     const authToken = record.db.authToken ?? this.#config.authToken;
     return authToken === undefined ? { url } : { url, authToken };
   }
+}
+
+/** The keys of a record's base context, in order, as {@link runtimeContext} writes them. */
+const BASE_KEYS: readonly string[] = [
+  'instanceId',
+  'mode',
+  'version',
+  'cwd',
+  'startTime',
+  'features',
+  'tenantId',
+  'tenantPlan',
+  'tenantRegion',
+  'tenantDbUrl',
+  'tenantQuotas',
+];
+
+function hasBaseKeys(base: object): boolean {
+  const keys = Object.keys(base);
+  return keys.length === BASE_KEYS.length && keys.every((key, i) => key === BASE_KEYS[i]);
+}
+
+/**
+ * The context of one request: the record's base fields and the request's own. Written out
+ * field by field: spreading the frozen base costs several times more than the rest of the
+ * request's resolution together (a slow generic copy), and every request makes one. The type
+ * annotation keeps the list complete: a new required field fails to compile until added here.
+ * Same keys, values and order as `{ ...base, requestId, source }` when `base` has
+ * {@link BASE_KEYS} (checked once per record: {@link hasBaseKeys}).
+ */
+function runtimeContext(base: RecordView['base'], requestId: string, source: string): TenantRuntimeContext {
+  const context: TenantRuntimeContext = {
+    instanceId: base.instanceId,
+    mode: base.mode,
+    version: base.version,
+    cwd: base.cwd,
+    startTime: base.startTime,
+    features: base.features,
+    tenantId: base.tenantId,
+    tenantPlan: base.tenantPlan,
+    tenantRegion: base.tenantRegion,
+    tenantDbUrl: base.tenantDbUrl,
+    tenantQuotas: base.tenantQuotas,
+    requestId,
+    source,
+  };
+  return context;
 }
 
 function sourceOf(identity: TenantIdentity): string {

@@ -30,15 +30,23 @@ export function fromHeader(options: HeaderResolverOptions = {}): TenantResolver 
   if (typeof options !== 'object' || options === null) throw new TypeError('fromHeader: options must be an object');
   const name = headerNameOption(options.name, 'x-tenant-id', 'fromHeader: name');
   const kind = kindOption(options.kind, 'fromHeader: kind');
+  // The identity of the last valid value: a repeated tenant costs a string comparison instead of
+  // a validation and an allocation. Identities are frozen, so sharing one is safe.
+  let lastValue: string | undefined;
+  let lastIdentity: TenantIdentity | undefined;
   return {
     name: 'header',
     resolve(request: RequestView): TenantIdentity | undefined {
       const value = request.header(name);
       if (value === undefined) return undefined;
+      if (value === lastValue) return lastIdentity;
       if (value.length > MAX_TENANT_ID_LENGTH) {
         throw new TenantryError('INVALID_TENANT_ID', `header ${name}: the tenant id is longer than ${MAX_TENANT_ID_LENGTH} characters`);
       }
-      return { kind, value: parseTenantId(value, `header ${name}`), source: 'header' };
+      const identity: TenantIdentity = Object.freeze({ kind, value: parseTenantId(value, `header ${name}`), source: 'header' });
+      lastValue = value;
+      lastIdentity = identity;
+      return identity;
     },
   };
 }

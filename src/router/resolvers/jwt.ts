@@ -209,6 +209,14 @@ export function fromJwt(options: JwtResolverOptions): TenantResolver {
     return started;
   }
 
+  // The last header value that was a cache hit, its token and its entry: a client repeating its
+  // token (the common case) then costs one string comparison instead of extracting the token
+  // and hashing it for the LRU lookup. Keyed by the exact header value, so it names exactly one
+  // token; the entry is still checked against the clock (exp, nbf, refresh) on every use.
+  let lastValue: string | undefined;
+  let lastToken = '';
+  let lastEntry: CacheEntry | undefined;
+
   return {
     name: 'jwt',
     resolve(request: RequestView): TenantIdentity | undefined | Promise<TenantIdentity | undefined> {
@@ -217,20 +225,32 @@ export function fromJwt(options: JwtResolverOptions): TenantResolver {
         if (required) throw new TenantryError('INVALID_TOKEN', 'a bearer token is required');
         return undefined;
       }
-      const token = extractToken(value, bearerOnly, maxTokenLength);
-      if (cache !== undefined) {
-        const entry = cache.get(token);
-        if (entry !== undefined) {
-          const t = now();
-          if (t >= entry.expMs + toleranceMs) {
-            cache.delete(token);
-            throw new TenantryError('INVALID_TOKEN', 'jwt: the bearer token has expired');
-          }
-          if (t < entry.nbfMs - toleranceMs) throw new TenantryError('INVALID_TOKEN', 'jwt: the bearer token is not valid yet');
-          if (t < entry.refreshAtMs) return entry.identity;
-          cache.delete(token);
-        }
+      let token: string;
+      let entry: CacheEntry | undefined;
+      if (value === lastValue) {
+        token = lastToken;
+        entry = lastEntry;
+      } else {
+        token = extractToken(value, bearerOnly, maxTokenLength);
+        entry = cache?.get(token);
       }
+      if (entry !== undefined) {
+        const t = now();
+        if (t >= entry.expMs + toleranceMs) {
+          lastValue = undefined;
+          cache!.delete(token);
+          throw new TenantryError('INVALID_TOKEN', 'jwt: the bearer token has expired');
+        }
+        if (t < entry.nbfMs - toleranceMs) throw new TenantryError('INVALID_TOKEN', 'jwt: the bearer token is not valid yet');
+        if (t < entry.refreshAtMs) {
+          lastValue = value;
+          lastToken = token;
+          lastEntry = entry;
+          return entry.identity;
+        }
+        cache!.delete(token);
+      }
+      lastValue = undefined;
       checkCompactShape(token);
       return verifyOnce(token);
     },
