@@ -26,6 +26,7 @@ import { createTenantry, localPlatform } from '../dist/index.js';
 import type { ITursoPlatformService, Migration, TenantProvisioningResult, Tenantry } from '../dist/index.js';
 import { machineNotes, ratioOf, writeScenarios } from './scenarios.js';
 import type { Scenario } from './scenarios.js';
+import { median, percentile } from './stats.js';
 
 const quick = process.env['BENCH_QUICK'] === '1';
 const config = {
@@ -54,20 +55,6 @@ const laterMigrations = (set: string): Migration[] => [
 
 // ---------------------------------------------------------------------------------------------
 // Statistics and formatting
-
-function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** Nearest-rank percentile (with 10 samples, p95 is the slowest). */
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
-}
 
 const ms = (v: number): string => (Number.isFinite(v) ? (v >= 100 ? `${v.toFixed(0)} ms` : `${v.toFixed(1)} ms`) : 'n/a');
 const seconds = (v: number): string => `${(v / 1000).toFixed(2)} s`;

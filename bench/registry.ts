@@ -44,20 +44,10 @@ import { postgresRegistry } from '../dist/postgres.js';
 import { redisInvalidationBus } from '../dist/redis.js';
 import { BenchError, BenchServer, checkRoute, killAll, load, pin } from './http.js';
 import { machineNotes, ratioOf, writeScenarios } from './scenarios.js';
+import { intEnv, median, percentile } from './stats.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
-
-function intEnv(name: string, fallback: number, min = 1): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) {
-    console.error(`${name} must be an integer >= ${min} (got "${raw}")`);
-    process.exit(2);
-  }
-  return value;
-}
 
 const quick = process.env['BENCH_QUICK'] === '1';
 const pgUrl = process.env['BENCH_PG_URL'] || 'postgres://postgres@127.0.0.1:5432/test';
@@ -107,20 +97,6 @@ function redactUrl(raw: string): string {
 
 // ---------------------------------------------------------------------------------------------
 // Statistics and formatting
-
-function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** Nearest-rank percentile. */
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
-}
 
 const us = (v: number): string => (Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2)) : 'n/a');
 const ms = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(Math.abs(v) >= 100 ? 0 : 2)} ms` : 'n/a');

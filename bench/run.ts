@@ -33,20 +33,10 @@ import { benchMemoryLimiter, benchRateAdmission, benchRedisLimiters, quotaSinkVa
 import { machineNotes, ratioOf, writeScenarios } from './scenarios.js';
 import type { Scenario } from './scenarios.js';
 import type { MemoryLimiterResult, RateAdmissionResult, RedisLimiterResult } from './quota.js';
+import { intEnv, median } from './stats.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
-
-function intEnv(name: string, fallback: number, min = 1): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) {
-    console.error(`${name} must be an integer >= ${min} (got "${raw}")`);
-    process.exit(2);
-  }
-  return value;
-}
 
 const quick = process.env['BENCH_QUICK'] === '1';
 const quotaEnabled = process.env['BENCH_QUOTA'] !== '0';
@@ -232,13 +222,6 @@ async function measureRound(round: number, env: Record<string, string>, headers:
 
 // ---------------------------------------------------------------------------------------------
 // Statistics and formatting
-
-function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 const us = (v: number): string => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)) : 'n/a');
 const ratio = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}×` : v > 0 ? '∞' : 'n/a');

@@ -39,17 +39,7 @@ import type { Framework } from './http.js';
 import { logXPlot } from './plot.js';
 import { machineNotes, ratioOf, writeScenarios } from './scenarios.js';
 import type { Scenario } from './scenarios.js';
-
-function intEnv(name: string, fallback: number, min = 1): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) {
-    console.error(`${name} must be an integer >= ${min} (got "${raw}")`);
-    process.exit(2);
-  }
-  return value;
-}
+import { intEnv } from './stats.js';
 
 const quick = process.env['BENCH_QUICK'] === '1';
 const config = {
