@@ -34,6 +34,11 @@ const plans = {
   enterprise: {},
 };
 const TENANTS = ['t0', 't1', 't2', 't3', 't4', 't5'];
+/**
+ * Above the 50 ms default, so that a busy machine (CI runs suites side by side) does not turn a
+ * slow answer after recovery into a 503; still short enough that a dead link is noticed quickly.
+ */
+const STORE_TIMEOUT_MS = 250;
 
 type Phase = 'up' | 'down' | 'recovering' | 'back';
 type Route = 'read' | 'deploy' | 'note';
@@ -82,7 +87,7 @@ describe('Redis gone and back during a load', () => {
     client = new Redis({ host: proxy.host, port: proxy.port, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: () => 20 });
     client.on('error', () => {}); // reconnect errors are what this test is about
     await ready(client);
-    env = await testTenantry({ resolvers: [fromHeader()], plans, quotaStore: redisQuotaStore({ client, prefix: 'faults:' }) });
+    env = await testTenantry({ resolvers: [fromHeader()], plans, quotaStore: redisQuotaStore({ client, prefix: 'faults:', timeoutMs: STORE_TIMEOUT_MS }) });
     for (const id of TENANTS) await env.addTenant(id);
     app = new Hono();
     app.onError(tenantryErrorHandler());

@@ -263,6 +263,8 @@ describe('redisInvalidationBus when Redis goes away', () => {
 
       await server.start();
       await until(() => a.count('resynced') === outage && b.count('resynced') === outage, 5_000);
+      // the publishing connection reconnects on its own schedule (no offline queue)
+      await until(() => client.status === 'ready', 5_000);
       await busA.publish(`after-${outage}`);
       await until(() => a.invalidated.includes(`after-${outage}`) && b.invalidated.includes(`after-${outage}`), 1_000);
     }
@@ -285,6 +287,8 @@ describe('redisInvalidationBus when Redis goes away', () => {
     await until(() => r.count('disconnected') === 1, 2_000);
     await server.start();
     await until(() => r.count('resynced') === 1, 5_000);
+    // the publishing connection reconnects on its own schedule (no offline queue)
+    await until(() => client.status === 'ready', 5_000);
     await b.publish('back');
     await until(() => r.invalidated.includes('back'), 1_000);
     expect(r.events).toEqual(['disconnected', 'resynced']);
