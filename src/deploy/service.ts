@@ -20,7 +20,7 @@ import { foldName, quoteString } from '../schema/sql.js';
 import type { SchemaDefinition } from '../schema/types.js';
 import { DeployError, asError, errorCode } from './errors.js';
 import type { DeployErrorCode } from './errors.js';
-import { concurrencyOf, fanOut, notify } from './fan-out.js';
+import { concurrencyOf, fanOut, notify } from '../provisioning/fan-out.js';
 import { planFrom, planTenant, seedStatements } from './plan-tenant.js';
 import { DEPLOYMENTS_TABLE, appliedRecordStatements, readRecord, recordFailure } from './records.js';
 import type { DeploymentRecord, RecordInput } from './records.js';

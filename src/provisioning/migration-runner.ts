@@ -3,6 +3,7 @@
  * tenants with bounded concurrency and reports, per tenant, what was applied, skipped or failed.
  */
 import type { Client } from '@libsql/client';
+import { concurrencyOf, notify } from './fan-out.js';
 import { MigrationError, applyPrepared, prepareMigrations, resolveMigrateOptions } from './migrations.js';
 import type { Migration } from './migrations.js';
 
@@ -56,8 +57,6 @@ export interface MigrateTenantsOptions {
   now?: () => number;
 }
 
-const DEFAULT_CONCURRENCY = 8;
-
 /**
  * Applies `migrations` to many tenant databases, `concurrency` at a time (default 8). Each
  * tenant is migrated as {@link migrateDatabase} does; one tenant failing never stops the
@@ -92,10 +91,7 @@ export async function migrateTenants(
 ): Promise<MigrationReport> {
   const o = options ?? {};
   const settings = resolveMigrateOptions(o, 'migrateTenants');
-  const concurrency = o.concurrency ?? DEFAULT_CONCURRENCY;
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
-    throw new TypeError(`migrateTenants: options.concurrency must be an integer ≥ 1 (got ${String(concurrency)})`);
-  }
+  const concurrency = concurrencyOf(o.concurrency, 'migrateTenants');
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError('migrateTenants: options.onProgress must be a function');
   const open = iteratorOf(targets);
   const prepared = await prepareMigrations(migrations, 'migrateTenants');
@@ -163,7 +159,7 @@ export async function migrateTenants(
         skipped: report.skipped.length,
         tenantId,
         elapsedMs: now() - started,
-      });
+      }, 'migrateTenants');
     }
   };
 
@@ -216,18 +212,6 @@ function checkTarget(target: unknown, tenantId: string): { client: Client; relea
       }
     }
     throw err;
-  }
-}
-
-function notify(onProgress: (p: MigrationProgress) => void, progress: MigrationProgress): void {
-  const complain = (err: unknown): void => console.error('tenantry: migrateTenants: onProgress threw', err);
-  try {
-    const returned: unknown = onProgress(progress);
-    if (typeof returned === 'object' && returned !== null && typeof (returned as PromiseLike<unknown>).then === 'function') {
-      (returned as PromiseLike<unknown>).then(undefined, complain);
-    }
-  } catch (err) {
-    complain(err);
   }
 }
 

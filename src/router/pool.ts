@@ -306,32 +306,14 @@ export class ClientPool {
       this.#hits++;
     }
 
-    entry.leases++;
-    this.#leased++;
-    this.#leasedEntries.add(entry);
+    this.#take(entry);
     // Hooks run only once the lease is taken, so one that calls back into the pool cannot close
     // this client under the caller.
     if (openedNow) {
       this.#cache.set(key, entry); // may evict the LRU client or replace the stale one: onEvict runs
-      if (poolOpenChannel.hasSubscribers) poolOpenChannel.publish({ tenantId, readOnly, size: this.#cache.size });
-      if (this.#config.onOpen !== undefined) {
-        try {
-          this.#config.onOpen(tenantId);
-        } catch (err) {
-          this.#reportError(err);
-        }
-      }
+      this.#announceOpen(tenantId, readOnly);
     }
-    const leasedEntry = entry;
-    let released = false;
-    return {
-      client: entry.shared,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#release(leasedEntry);
-      },
-    };
+    return this.#leaseOf(entry);
   }
 
   /**
@@ -434,17 +416,20 @@ export class ClientPool {
     this.#misses++;
     const entry = this.#openEntry(key, tenantId, connection, readOnly);
     entry.retired = true; // never in the pool: #release closes it when its lease ends
+    this.#take(entry);
+    this.#announceOpen(tenantId, readOnly);
+    return this.#leaseOf(entry);
+  }
+
+  /** Counts a lease of `entry` (it cannot be closed while leased). */
+  #take(entry: PoolEntry): void {
     entry.leases++;
     this.#leased++;
     this.#leasedEntries.add(entry);
-    if (poolOpenChannel.hasSubscribers) poolOpenChannel.publish({ tenantId, readOnly, size: this.#cache.size });
-    if (this.#config.onOpen !== undefined) {
-      try {
-        this.#config.onOpen(tenantId);
-      } catch (err) {
-        this.#reportError(err);
-      }
-    }
+  }
+
+  /** The lease handed to the caller of a taken `entry`: `release()` counts once, however often called. */
+  #leaseOf(entry: PoolEntry): ClientLease {
     let released = false;
     return {
       client: entry.shared,
@@ -454,6 +439,17 @@ export class ClientPool {
         this.#release(entry);
       },
     };
+  }
+
+  /** A client was opened: the `tenantry:pool:open` channel and the `onOpen` hook (a throwing hook is reported). */
+  #announceOpen(tenantId: string, readOnly: boolean): void {
+    if (poolOpenChannel.hasSubscribers) poolOpenChannel.publish({ tenantId, readOnly, size: this.#cache.size });
+    if (this.#config.onOpen === undefined) return;
+    try {
+      this.#config.onOpen(tenantId);
+    } catch (err) {
+      this.#reportError(err);
+    }
   }
 
   /** Finds the pooled entry of `key`. A leased entry is never treated as expired. */

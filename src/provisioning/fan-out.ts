@@ -1,6 +1,7 @@
 /**
- * Running one job per tenant with bounded concurrency (the pattern of `migrateTenants`, for an
- * array): workers take the next tenant while there is one and no stop was asked for.
+ * Fan-out helpers shared by `migrateTenants` and the deploy pipeline: the `concurrency` option,
+ * progress callbacks that never break a run, and running one job per tenant of an array with
+ * bounded concurrency (workers take the next tenant while there is one and no stop was asked for).
  */
 
 /**
