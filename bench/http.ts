@@ -90,11 +90,15 @@ export class BenchServer {
     });
   }
 
-  /** Forks `bench/servers/<framework>.mjs <variant>` and waits until it listens. */
-  static start(framework: Framework, variant: string, env: Record<string, string>, cpu?: number): Promise<BenchServer> {
+  /**
+   * Forks `bench/servers/<framework>.mjs <variant>` and waits until it listens. `execPath`: the
+   * node binary to run it on (default: the one running the bench).
+   */
+  static start(framework: Framework, variant: string, env: Record<string, string>, cpu?: number, execPath?: string): Promise<BenchServer> {
     const name = `${framework}/${variant}`;
     const child = fork(SCRIPTS[framework], [variant], {
       execArgv: [], // plain node: no tsx loader in the measured process
+      ...(execPath === undefined ? {} : { execPath }),
       env: { ...process.env, ...env, NODE_ENV: 'production' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

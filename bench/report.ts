@@ -20,7 +20,7 @@ const MD_PATH = fileURLToPath(new URL('./results.md', import.meta.url));
 const JSON_PATH = fileURLToPath(new URL('./results.json', import.meta.url));
 const SVG_NAME = 'throughput-vs-tenants.svg';
 /** Section order of the scripts `npm run bench` runs; files of other scripts follow, by name. */
-const ORDER = ['run', 'tenants', 'pool', 'registry', 'provisioning', 'diagnostics', 'deploy'];
+const ORDER = ['run', 'run-node24', 'tenants', 'pool', 'registry', 'provisioning', 'diagnostics', 'deploy'];
 /** Scripts `npm run bench` always runs: the report says when one of them left no file. */
 const EXPECTED = ['run', 'tenants', 'pool', 'registry', 'provisioning', 'diagnostics'];
 

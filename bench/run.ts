@@ -18,8 +18,11 @@
  *   BENCH_REDIS_TIMEOUT_MS  timeoutMs of tenantry's Redis store in scenario 8 (default: the store's, 50)
  *   BENCH_ONLY=a,b     only these servers (keys as printed, e.g. hono-bare,hono-tenancy-header)
  *   BENCH_PIN=0        do not pin (default on Linux with 2+ CPUs: servers on CPU 0, autocannon on CPU 1)
+ *   BENCH_NODE=24      run the servers on Node 24 (any major; the binary comes from scripts/node-binary.mjs)
+ *                      and write the scenarios as `run-node24`; the in-process rows still run on this node
  *   BENCH_QUICK=1      smoke run: small counts everywhere
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +37,7 @@ import { machineNotes, ratioOf, writeScenarios } from './scenarios.js';
 import type { Scenario } from './scenarios.js';
 import type { MemoryLimiterResult, RateAdmissionResult, RedisLimiterResult } from './quota.js';
 import { intEnv, median } from './stats.js';
+import { nodeBinary } from '../scripts/node-binary.mjs';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -87,6 +91,20 @@ const config = {
   },
 };
 
+/** The node the servers run on: this one, or the major named by BENCH_NODE. */
+const serverNode = (() => {
+  const wanted = process.env['BENCH_NODE'];
+  if (wanted === undefined || wanted === '') return { execPath: process.execPath, version: process.version, script: 'run' };
+  const major = Number(wanted);
+  if (!Number.isInteger(major) || major < 18) {
+    console.error(`BENCH_NODE must be a Node.js major version (18 or later), got "${wanted}"`);
+    process.exit(2);
+  }
+  const execPath = nodeBinary(major, { log: (message) => console.log(message) });
+  const version = execFileSync(execPath, ['--version'], { encoding: 'utf8' }).trim();
+  return { execPath, version, script: major === Number(process.versions.node.split('.')[0]) ? 'run' : `run-node${major}` };
+})();
+
 if (Math.floor(config.requests / config.slices) < config.connections || (config.warmup > 0 && config.warmup < config.connections)) {
   console.error('BENCH_REQUESTS / BENCH_SLICES and BENCH_WARMUP (unless 0) must each be at least BENCH_CONNECTIONS');
   process.exit(2);
@@ -133,6 +151,7 @@ const ALL_VARIANTS: Variant[] = [
   { key: 'hono-tenancy-query', framework: 'hono', variant: 'tenancy-query', label: 'Hono, tenancy(fromHeader()) + `select 1`', group: 'query' },
   { key: 'express-bare', framework: 'express', variant: 'bare', label: 'Express, bare' },
   { key: 'express-tenancy-header', framework: 'express', variant: 'tenancy-header', label: 'Express, tenancy(fromHeader())' },
+  { key: 'express-context-storage', framework: 'express', variant: 'context-storage', label: 'Express, AsyncLocalStorage only (a middleware calling storage.run), no tenancy' },
   { key: 'express-tenancy-subdomain', framework: 'express', variant: 'tenancy-subdomain', label: 'Express, tenancy(fromSubdomain())' },
   { key: 'express-tenancy-jwt', framework: 'express', variant: 'tenancy-jwt', label: 'Express, tenancy(fromJwt()), one repeated token' },
   { key: 'fastify-bare', framework: 'fastify', variant: 'bare', label: 'Fastify, bare' },
@@ -176,7 +195,7 @@ async function measureRound(round: number, env: Record<string, string>, headers:
   const servers = new Map<string, BenchServer>();
   try {
     for (const variant of VARIANTS) {
-      servers.set(variant.key, await BenchServer.start(variant.framework, variant.variant, env, config.pin ? 0 : undefined));
+      servers.set(variant.key, await BenchServer.start(variant.framework, variant.variant, env, config.pin ? 0 : undefined, serverNode.execPath));
     }
     for (const variant of VARIANTS) {
       const server = servers.get(variant.key)!;
@@ -296,7 +315,7 @@ async function main(): Promise<number> {
   console.log(
     `tenantry bench${config.quick ? ' (QUICK smoke run: figures are not meaningful)' : ''}: ` +
       `${config.rounds} rounds × ${VARIANTS.length} servers, ${config.requests} requests each after ${config.warmup} warm-up, ` +
-      `${config.connections} connections, ${config.pin ? 'servers pinned to CPU 0, autocannon to CPU 1' : 'unpinned'}; node ${process.version}, ${cpus().length} CPUs, load ${load0.map((l) => l.toFixed(2)).join(' ')}`,
+      `${config.connections} connections, ${config.pin ? 'servers pinned to CPU 0, autocannon to CPU 1' : 'unpinned'}; servers on node ${serverNode.version}, ${cpus().length} CPUs, load ${load0.map((l) => l.toFixed(2)).join(' ')}`,
   );
 
   // --- In-process micro-benchmarks first, while no server competes for the CPU.
@@ -433,6 +452,9 @@ async function main(): Promise<number> {
   compareRow('1', 'hono-tenancy-header', 'hono-bare', 1.2);
   compareRow('1', 'hono-tenancy-subdomain', 'hono-bare', 1.2);
   compareRow('1', 'hono-context-storage', 'hono-bare', undefined);
+  // Tenantry's own cost: the same routes against the AsyncLocalStorage floor (no target).
+  compareRow('1', 'hono-tenancy-header', 'hono-context-storage', undefined);
+  compareRow('1', 'hono-tenancy-subdomain', 'hono-context-storage', undefined);
   // 2. Hono JWT
   compareRow('2', 'hono-tenancy-jwt', 'hono-bare', 1.3);
   compareRow('2', 'hono-jwt', 'hono-bare', undefined);
@@ -475,6 +497,8 @@ async function main(): Promise<number> {
   compareRow('3', 'express-tenancy-header', 'express-bare', 1.2);
   compareRow('3', 'express-tenancy-subdomain', 'express-bare', 1.2);
   compareRow('3', 'express-tenancy-jwt', 'express-bare', 1.3);
+  compareRow('3', 'express-context-storage', 'express-bare', undefined);
+  compareRow('3', 'express-tenancy-header', 'express-context-storage', undefined);
   // F. Fastify
   baseRow('F', 'fastify-bare');
   compareRow('F', 'fastify-tenancy-header', 'fastify-bare', 1.2);
@@ -800,7 +824,7 @@ async function main(): Promise<number> {
     (redisBench === undefined
       ? ''
       : `Redis rows (8): median of ${redisBench.rounds.length} rounds of ${redisBench.checksPerRound.toLocaleString('en-US')} checks per limiter in ${redisBench.slices} bursts taking turns (${redisBench.concurrency} callers each awaiting one check at a time), separate ioredis clients, Redis on the same machine. `) +
-    `Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, load average ${load0[0]!.toFixed(2)} → ${load1[0]!.toFixed(2)}; ${elapsedS.toFixed(0)} s.`;
+    `Servers on Node ${serverNode.version}${serverNode.version === process.version ? '' : ` (in-process rows on ${process.version})`}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, load average ${load0[0]!.toFixed(2)} → ${load1[0]!.toFixed(2)}; ${elapsedS.toFixed(0)} s.`;
 
   console.log(`\n${table}\n\n${note}\n`);
 
@@ -809,7 +833,7 @@ async function main(): Promise<number> {
   const out = {
     startedAt: startedAt.toISOString(),
     elapsedSeconds: elapsedS,
-    environment: { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, loadavgStart: load0, loadavgEnd: load1 },
+    environment: { node: process.version, serverNode: serverNode.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, loadavgStart: load0, loadavgEnd: load1 },
     config,
     summary,
     servers: Object.fromEntries(
@@ -823,15 +847,18 @@ async function main(): Promise<number> {
     rows,
     markdown: `${table}\n\n${note}\n`,
   };
-  const file = join(resultsDir, 'latest.json');
+  const file = join(resultsDir, serverNode.script === 'run' ? 'latest.json' : `latest-${serverNode.script}.json`);
   writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
   console.log(`results written to ${file}`);
   const scenarioFile = writeScenarios({
-    script: 'run',
-    title: 'Request overhead, verified-token cache, quotas (bench/run.ts)',
+    script: serverNode.script,
+    title:
+      serverNode.script === 'run'
+        ? 'Request overhead, verified-token cache, quotas (bench/run.ts)'
+        : `Request overhead with the servers on Node ${serverNode.version} (BENCH_NODE, bench/run.ts)`,
     startedAt: startedAt.toISOString(),
     quick: config.quick,
-    machine: machineNotes(load0[0]!),
+    machine: { ...machineNotes(load0[0]!), node: serverNode.version },
     method:
       `Server rows: CPU time (user + system) of the server process per request, median of ${config.rounds} rounds of ${config.requests.toLocaleString('en-US')} requests ` +
       `(${config.connections} keep-alive connections, ${config.warmup.toLocaleString('en-US')} warm-up), a fresh process per server and round, ` +

@@ -404,6 +404,63 @@ describe('RegistryCache', () => {
     });
   });
 
+  describe('repeated lookups of one tenant (the front entry)', () => {
+    it('answers a run of the same lookup without the registry, and still honours ttlMs', async () => {
+      const t = setup([acme()]);
+      const loaded = await t.cache.lookup('id', 'acme');
+      for (let i = 0; i < 5; i++) expect(t.cache.peek('id', 'acme')).toBe(loaded);
+      expect(t.cache.stats()).toMatchObject({ hits: 5, misses: 1 });
+      t.clock.now += 1_000;
+      expect(t.cache.peek('id', 'acme')).toBeUndefined();
+    });
+
+    it('does not answer another kind or value with the last entry', async () => {
+      const t = setup([acme(), record('globex')]);
+      await t.cache.lookup('id', 'acme');
+      expect(t.cache.peek('id', 'acme')?.id).toBe('acme');
+      expect(t.cache.peek('slug', 'acme')).toBeUndefined();
+      expect(t.cache.peek('id', 'globex')).toBeUndefined();
+      expect(t.cache.peek('id', 'acme')?.id).toBe('acme');
+    });
+
+    it('forgets the entry when the tenant is invalidated, reloaded, cleared or evicted', async () => {
+      const t = setup([acme(), record('globex')], { max: 1 });
+      await t.cache.lookup('id', 'acme');
+      expect(t.cache.peek('id', 'acme')?.plan).toBe('pro');
+      t.set(record('acme', { plan: 'enterprise' }));
+      t.cache.invalidate('acme');
+      expect(t.cache.peek('id', 'acme')).toBeUndefined();
+      expect((await t.cache.lookup('id', 'acme'))?.plan).toBe('enterprise');
+      expect(t.cache.peek('id', 'acme')?.plan).toBe('enterprise');
+
+      // Past the TTL a reload replaces the entry: the new record is served, not the front's.
+      t.clock.now += 1_000;
+      t.set(record('acme', { plan: 'free' }));
+      expect((await t.cache.lookup('id', 'acme'))?.plan).toBe('free');
+      expect(t.cache.peek('id', 'acme')?.plan).toBe('free');
+
+      t.cache.clear();
+      expect(t.cache.peek('id', 'acme')).toBeUndefined();
+      await t.cache.lookup('id', 'acme');
+      expect(t.cache.peek('id', 'acme')?.id).toBe('acme');
+      // max 1: loading globex (no lookup of it first) evicts acme, whose entry must not answer any more.
+      await t.cache.load('id', 'globex');
+      expect(t.cache.peek('id', 'acme')).toBeUndefined();
+    });
+
+    it('keeps a tenant looked up between loads of others the most recently used', async () => {
+      const ids = ['t0', 't1', 't2', 't3', 't4', 't5'];
+      const t = setup([acme(), ...ids.map((id) => record(id))], { max: 3 });
+      await t.cache.lookup('id', 'acme');
+      for (const id of ids) {
+        expect(t.cache.peek('id', 'acme')?.id).toBe('acme');
+        await t.cache.lookup('id', id);
+      }
+      expect(t.cache.peek('id', 'acme')?.id).toBe('acme');
+      expect(t.calls.get).toBe(1 + ids.length);
+    });
+  });
+
   describe('options', () => {
     const registry = fakeRegistry().registry;
     it('accepts 0 for negativeTtlMs, staleIfErrorMs and ttlMs', () => {

@@ -55,6 +55,27 @@ describe('fromSubdomain', () => {
     expect(resolver.resolve(request, BEHIND_PROXY)).toEqual(slug('globex'));
   });
 
+  it('answers a repeated host like the first time, and never remembers a refused one', () => {
+    const fresh = fromSubdomain({ baseDomains: ['example.com'] });
+    // Fresh strings, as the HTTP parser makes them for each request.
+    const again = (value: string) => host([...value].join(''));
+    const first = fresh.resolve(again('acme.example.com'), DIRECT);
+    expect(first).toEqual(slug('acme'));
+    expect(fresh.resolve(again('acme.example.com'), DIRECT)).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(fresh.resolve(again('www.example.com'), DIRECT)).toBeUndefined();
+    expect(fresh.resolve(again('www.example.com'), DIRECT)).toBeUndefined();
+    expect(fresh.resolve(again('globex.example.com'), DIRECT)).toEqual(slug('globex'));
+    for (let i = 0; i < 2; i++) expect(() => fresh.resolve(again('a.b.example.com'), DIRECT)).toThrow(INVALID);
+    expect(fresh.resolve(again('globex.example.com'), DIRECT)).toEqual(slug('globex'));
+    expect(() => fresh.resolve(again('a.b.example.com'), DIRECT)).toThrow(INVALID);
+    // The forwarded host is what is remembered behind a proxy, not the Host header.
+    const proxied = (forwarded: string) => withHeaders({ host: 'app-internal:8080', 'x-forwarded-host': forwarded });
+    expect(fresh.resolve(proxied('acme.example.com'), BEHIND_PROXY)).toEqual(slug('acme'));
+    expect(fresh.resolve(proxied('globex.example.com'), BEHIND_PROXY)).toEqual(slug('globex'));
+    expect(fresh.resolve(proxied('globex.example.com'), DIRECT)).toBeUndefined();
+  });
+
   it('picks the longest matching base domain when base domains nest', () => {
     const nested = fromSubdomain({ baseDomains: ['example.com', 'app.example.com'] });
     expect(nested.resolve(host('acme.app.example.com'), DIRECT)).toEqual(slug('acme'));

@@ -92,6 +92,16 @@ export class RegistryCache {
   /** tenant id → keys of #records that hold it. Cleaned in `dispose`, so never larger than #records. */
   readonly #keysByTenant = new Map<string, Set<string>>();
   readonly #flights = new Map<string, Flight>();
+  /**
+   * The last entry `peek` found, so that a run of lookups of the same tenant (the usual case
+   * on a warm instance) skips building the key and touching the LRU. Dropped as soon as a lookup
+   * asks for anything else (the next lookup of this tenant then refreshes its LRU position) and
+   * whenever its entry leaves the LRU (`dispose`: deleted, replaced, evicted, cleared).
+   */
+  #front: Entry | undefined;
+  /** The kind and value {@link RegistryCache.#front} was found under. */
+  #frontKind: LookupKind = 'id';
+  #frontValue = '';
   #configuredTtlMs: number;
   #hits = 0;
   #misses = 0;
@@ -107,7 +117,10 @@ export class RegistryCache {
     this.#configuredTtlMs = this.#options.ttlMs;
     this.#records = new LRUCache<string, Entry>({
       max: this.#options.max,
-      dispose: (entry, key) => this.#unindex(entry.record.id, key),
+      dispose: (entry, key) => {
+        if (this.#front === entry) this.#front = undefined;
+        this.#unindex(entry.record.id, key);
+      },
     });
     this.#negatives = new LRUCache<string, number>({ max: this.#options.max });
   }
@@ -117,13 +130,22 @@ export class RegistryCache {
    * `undefined` when a load is needed (missing, or past its TTL). Counts hits and negative hits.
    */
   peek(kind: LookupKind, value: string): TenantRecord | null | undefined {
-    const key = keyOf(kind, value);
     const now = this.#options.now();
+    const front = this.#front;
+    if (front !== undefined && this.#frontValue === value && this.#frontKind === kind && now - front.fetchedAt < this.#options.ttlMs) {
+      this.#hits++;
+      return front.record;
+    }
+    this.#front = undefined;
+    const key = keyOf(kind, value);
     const entry = this.#records.get(key);
     if (entry !== undefined) {
       const age = now - entry.fetchedAt;
       if (age < this.#options.ttlMs) {
         this.#hits++;
+        this.#front = entry;
+        this.#frontKind = kind;
+        this.#frontValue = value;
         return entry.record;
       }
       // Kept for stale-if-error until that window closes too.
@@ -220,6 +242,7 @@ export class RegistryCache {
 
   /** Forgets everything; loads in flight answer their callers but are not cached. Counters stay. */
   clear(): void {
+    this.#front = undefined;
     this.#records.clear();
     this.#negatives.clear();
     this.#keysByTenant.clear();

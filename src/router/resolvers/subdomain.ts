@@ -46,31 +46,46 @@ export function fromSubdomain(options: SubdomainResolverOptions): TenantResolver
   const domains = sorted.map((base) => ({ base, suffix: `.${base}` }));
   const count = domains.length;
 
+  // The answer for the last host that was answered (not refused): a repeated host costs a
+  // string comparison instead of a parse and an allocation. Identities are frozen, so sharing
+  // one is safe.
+  let lastRaw: string | undefined;
+  let lastAnswer: TenantIdentity | undefined;
+
   return {
     name: 'subdomain',
     resolve(request: RequestView, env: ResolverEnv): TenantIdentity | undefined {
       const raw = requestHost(request, env);
       if (raw === undefined) return undefined;
-      const host = normalizeHost(raw);
-      if (host === undefined) return undefined;
-      for (let i = 0; i < count; i++) {
-        const { base, suffix } = domains[i]!;
-        if (host === base) return undefined;
-        if (host.length > suffix.length && host.endsWith(suffix)) {
-          const label = host.slice(0, host.length - suffix.length);
-          if (label.includes('.')) {
-            throw new TenantryError(
-              'INVALID_TENANT_ID',
-              `subdomain: ${describeValue(host)} is a nested subdomain of ${base}; only one label names a tenant`,
-            );
-          }
-          if (ignore.has(label)) return undefined;
-          return { kind: 'slug', value: parseTenantId(label, 'subdomain'), source: 'subdomain' };
-        }
-      }
-      return undefined;
+      if (raw === lastRaw) return lastAnswer;
+      const identity = identityOf(raw); // a refused host throws here and is not remembered
+      lastRaw = raw;
+      lastAnswer = identity;
+      return identity;
     },
   };
+
+  /** What `raw` names: a frozen identity, or `undefined` (apex, ignored label, other domain, IP). */
+  function identityOf(raw: string): TenantIdentity | undefined {
+    const host = normalizeHost(raw);
+    if (host === undefined) return undefined;
+    for (let i = 0; i < count; i++) {
+      const { base, suffix } = domains[i]!;
+      if (host === base) return undefined;
+      if (host.length > suffix.length && host.endsWith(suffix)) {
+        const label = host.slice(0, host.length - suffix.length);
+        if (label.includes('.')) {
+          throw new TenantryError(
+            'INVALID_TENANT_ID',
+            `subdomain: ${describeValue(host)} is a nested subdomain of ${base}; only one label names a tenant`,
+          );
+        }
+        if (ignore.has(label)) return undefined;
+        return Object.freeze({ kind: 'slug', value: parseTenantId(label, 'subdomain'), source: 'subdomain' });
+      }
+    }
+    return undefined;
+  }
 }
 
 function ignoreOption(value: unknown): ReadonlySet<string> {
