@@ -91,6 +91,7 @@ export {
   introspectDatabase,
   parseBundle,
   parseManifest,
+  readSchemaVersion,
   safeParseBundle,
   schemaFingerprint,
   schemaFromManifest,

@@ -1,6 +1,6 @@
 import type { Client } from '@libsql/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SchemaError, applyMigrationPlan, diffSchemas, generateMigrations, introspectDatabase } from '../src/index.js';
+import { SchemaError, applyMigrationPlan, diffSchemas, generateMigrations, introspectDatabase, readSchemaVersion } from '../src/index.js';
 import type { MigrationPlan } from '../src/index.js';
 import { tempDir } from './helpers/env.js';
 import { freshDatabase, manifest, roundTrip } from './helpers/schema.js';
@@ -216,6 +216,41 @@ describe('introspect → diff → generate → apply → introspect', () => {
     await client.execute('alter table notes add column y text');
     await expect(applyMigrationPlan(client, plan)).rejects.toMatchObject({ code: 'SCHEMA_CHANGED' });
     expect((await introspectDatabase(client)).tables['notes']!.columns.map((c) => c.name)).not.toContain('x');
+  });
+
+  it('refuses a plan when another migration lands between the check and the transaction', async () => {
+    await start();
+    const plan = generateMigrations(diffSchemas(await introspectDatabase(client), manifest([{ ...NOTES_V1, fields: [...NOTES_V1.fields, { name: 'x', type: 'text' }] }])));
+    // Another process migrates right after applyMigrationPlan checked the schema.
+    const racing = new Proxy(client, {
+      get(target, property) {
+        if (property === 'migrate') {
+          return async (stmts: string[]) => {
+            await target.execute('alter table notes add column y text');
+            return target.migrate(stmts);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await expect(applyMigrationPlan(racing, plan, { tenantId: 'acme' })).rejects.toMatchObject({ code: 'SCHEMA_CHANGED', tenantId: 'acme' });
+    const columns = (await introspectDatabase(client)).tables['notes']!.columns.map((c) => c.name);
+    expect(columns).toContain('y');
+    expect(columns).not.toContain('x');
+  });
+
+  it('asserts a schema version read by the caller when it checks the schema itself', async () => {
+    await start();
+    const plan = generateMigrations(diffSchemas(await introspectDatabase(client), manifest([{ ...NOTES_V1, fields: [...NOTES_V1.fields, { name: 'x', type: 'text' }] }])));
+    const version = await readSchemaVersion(client);
+    await expect(applyMigrationPlan(client, plan, { checkBase: false, schemaVersion: 1.5 })).rejects.toMatchObject({ code: 'INVALID_SCHEMA' });
+    await client.execute('create index notes_title_idx on notes (title)');
+    await expect(applyMigrationPlan(client, plan, { checkBase: false, schemaVersion: version })).rejects.toMatchObject({ code: 'SCHEMA_CHANGED' });
+    expect((await introspectDatabase(client)).tables['notes']!.columns.map((c) => c.name)).not.toContain('x');
+    // With the current version it runs.
+    await applyMigrationPlan(client, plan, { checkBase: false, schemaVersion: await readSchemaVersion(client) });
+    expect((await introspectDatabase(client)).tables['notes']!.columns.map((c) => c.name)).toContain('x');
   });
 
   it('numbers statements in order and marks each one', async () => {

@@ -10,7 +10,7 @@ import { ERROR_STATUS, TenantryError } from '../errors/index.js';
 import type { TenantryErrorCode } from '../errors/index.js';
 import { prepareSnapshotFile, pruneSnapshotFolders, removeSnapshot, snapshotExists, snapshotUrl } from '../node/snapshot-files.js';
 import type { ClientLease, DatabaseConnection } from '../router/pool.js';
-import { applyMigrationPlan } from '../schema/apply.js';
+import { applyMigrationPlan, readSchemaVersion } from '../schema/apply.js';
 import { parseBundle, safeParseBundle, schemaFromManifest } from '../schema/bundle.js';
 import type { DeployBundle, DeployBundleInput } from '../schema/bundle.js';
 import { schemaFingerprint } from '../schema/definition.js';
@@ -313,6 +313,9 @@ export class DeployService implements IDeployPipelineService {
       lease = handle.lease();
       const client = lease.client;
       let tenant = planned;
+      // Read before the schema is checked: the migration then asserts it, so a deploy that
+      // changes this database in between is refused instead of run over.
+      const schemaVersion = await readSchemaVersion(client);
       const scope = await deployScope(client);
       const fingerprint = schemaFingerprint(scope.schema);
       if (fingerprint !== planned.plan.baseFingerprint) {
@@ -355,7 +358,7 @@ export class DeployService implements IDeployPipelineService {
         at: new Date(now()).toISOString(),
       };
       try {
-        await applyMigrationPlan(withTrailing(client, [...tenant.seed, ...appliedRecordStatements(record)]), tenant.plan, { checkBase: false, tenantId });
+        await applyMigrationPlan(withTrailing(client, [...tenant.seed, ...appliedRecordStatements(record)]), tenant.plan, { checkBase: false, schemaVersion, tenantId });
       } catch (err) {
         await recordFailure(client, record, asError(err)).catch(() => undefined);
         throw err;

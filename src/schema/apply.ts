@@ -1,8 +1,9 @@
 /**
  * Applying a plan to one database: every statement in one transaction with foreign keys off
  * (`client.migrate()`: one round trip to a remote database), after checking that the database
- * still has the schema the plan was made for. A failure rolls everything back and is reported
- * as a `SchemaError` naming the object and field.
+ * still has the schema the plan was made for — and, inside the transaction, that nothing changed
+ * the schema since that check. A failure rolls everything back and is reported as a
+ * `SchemaError` naming the object and field.
  */
 import type { Client } from '@libsql/client';
 import { isTenantryError } from '../errors/index.js';
@@ -20,6 +21,14 @@ export interface ApplyOptions {
    * the plan was generated from (`plan.baseFingerprint`). Default true.
    */
   checkBase?: boolean;
+  /**
+   * The database's `PRAGMA schema_version` (see {@link readSchemaVersion}) read before the
+   * caller checked the schema itself (with `checkBase: false`): the transaction first asserts
+   * that it is unchanged and refuses with `SCHEMA_CHANGED` (nothing changed) when another
+   * migration ran in between. With `checkBase` on, the version is read before that check and
+   * asserted the same way; this option then overrides it.
+   */
+  schemaVersion?: number;
   /** Named in error messages and set on errors. */
   tenantId?: string;
   /** Millisecond clock for `durationMs`. Default `performance.now`. */
@@ -44,21 +53,56 @@ export async function applyMigrationPlan(client: Client, plan: MigrationPlan, op
   const where = options.tenantId === undefined ? '' : `tenant "${options.tenantId}": `;
   const started = now();
   if (plan.statements.length === 0) return { success: true, statementsExecuted: 0, durationMs: 0 };
-  if (options.checkBase !== false) {
-    const fingerprint = schemaFingerprint(await introspectDatabase(client));
-    if (fingerprint !== plan.baseFingerprint) {
-      throw new SchemaError('SCHEMA_CHANGED', `${where}the database schema is not the one this plan was generated from; introspect and plan again (nothing was changed)`, {
-        ...(options.tenantId === undefined ? {} : { tenantId: options.tenantId }),
-      });
-    }
+  const changed = (): SchemaError =>
+    new SchemaError('SCHEMA_CHANGED', `${where}the database schema is not the one this plan was generated from; introspect and plan again (nothing was changed)`, {
+      ...(options.tenantId === undefined ? {} : { tenantId: options.tenantId }),
+    });
+  let version = options.schemaVersion;
+  if (version !== undefined && !Number.isSafeInteger(version)) {
+    throw new SchemaError('INVALID_SCHEMA', 'applyMigrations: schemaVersion must be the integer readSchemaVersion() returned');
   }
+  if (options.checkBase !== false) {
+    // Read first: a change between this read and the introspection fails the guard below.
+    const read = await readSchemaVersion(client);
+    version ??= read;
+    if (schemaFingerprint(await introspectDatabase(client)) !== plan.baseFingerprint) throw changed();
+  }
+  const sql = plan.statements.map((s) => s.sql);
+  if (version !== undefined) sql.unshift(schemaVersionGuard(version));
   try {
-    await client.migrate(plan.statements.map((s) => s.sql));
+    await client.migrate(sql);
   } catch (err) {
     if (isTenantryError(err)) throw err; // the database could not be reached (pool, status)
-    throw failure(err, plan, options.tenantId);
+    const guarded = version === undefined ? 0 : 1;
+    if (guarded === 1 && (err as { statementIndex?: unknown }).statementIndex === 0) throw changed();
+    throw failure(err, plan, options.tenantId, guarded);
   }
   return { success: true, statementsExecuted: plan.statements.length, durationMs: Math.max(0, now() - started) };
+}
+
+/**
+ * The database's `PRAGMA schema_version`: a counter SQLite raises on every schema change. Read
+ * it before checking a database's schema and pass it to {@link applyMigrationPlan} as
+ * `schemaVersion`, so that a change between the check and the migration is refused.
+ */
+export async function readSchemaVersion(client: Client): Promise<number> {
+  const result = await client.execute('PRAGMA schema_version');
+  const value = result.rows[0]?.[0];
+  const version = typeof value === 'bigint' ? Number(value) : value;
+  if (typeof version !== 'number' || !Number.isSafeInteger(version)) {
+    throw new SchemaError('MIGRATION_FAILED', `PRAGMA schema_version answered ${String(value)}, not an integer`);
+  }
+  return version;
+}
+
+/**
+ * The first statement of a guarded migration: fails (an integer overflow: SQLite's only way to
+ * raise an error from a plain SELECT) unless the schema version is still `version`, so the
+ * transaction stops before any change. The overflow depends on the column, so SQLite cannot
+ * evaluate it ahead of the comparison.
+ */
+function schemaVersionGuard(version: number): string {
+  return `SELECT CASE WHEN schema_version = ${version} THEN 0 ELSE abs(-9223372036854775807 - 1 + 0 * schema_version) END FROM pragma_schema_version`;
 }
 
 function checkPlan(plan: MigrationPlan): void {
@@ -73,10 +117,13 @@ function checkPlan(plan: MigrationPlan): void {
   }
 }
 
-/** The `SchemaError` for a failed migration: which statement, object and field, and why. */
-function failure(err: unknown, plan: MigrationPlan, tenantId: string | undefined): SchemaError {
+/**
+ * The `SchemaError` for a failed migration: which statement, object and field, and why.
+ * `offset`: statements that ran before the plan's own (the schema version guard).
+ */
+function failure(err: unknown, plan: MigrationPlan, tenantId: string | undefined, offset: number): SchemaError {
   const e = err as { statementIndex?: unknown; code?: unknown; extendedCode?: unknown; message?: unknown };
-  const index = typeof e.statementIndex === 'number' ? e.statementIndex : undefined;
+  const index = typeof e.statementIndex === 'number' ? e.statementIndex - offset : undefined;
   const statement = index === undefined ? undefined : plan.statements[index];
   const raw = typeof e.message === 'string' ? e.message.replace(/^(?:SQLITE_[A-Z_]+: )+/, '') : String(err);
   const extended = typeof e.extendedCode === 'string' ? e.extendedCode : typeof e.code === 'string' ? e.code : '';

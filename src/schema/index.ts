@@ -37,7 +37,7 @@ export { introspectDatabase } from './introspect.js';
 export type { IntrospectOptions } from './introspect.js';
 export { diffSchemas } from './diff.js';
 export { generateMigrations } from './generate.js';
-export { applyMigrationPlan } from './apply.js';
+export { applyMigrationPlan, readSchemaVersion } from './apply.js';
 export type { ApplyOptions } from './apply.js';
 export { SchemaService } from './service.js';
 export type { SchemaServiceDeps, SchemaTenantHandle } from './service.js';
