@@ -74,19 +74,29 @@ export async function applyMigrationPlan(client: Client, plan: MigrationPlan, op
   } catch (err) {
     if (isTenantryError(err)) throw err; // the database could not be reached (pool, status)
     const guarded = version === undefined ? 0 : 1;
-    if (guarded === 1 && (err as { statementIndex?: unknown }).statementIndex === 0) throw changed();
+    const { statementIndex, message } = err as { statementIndex?: unknown; message?: unknown };
+    if (guarded === 1 && statementIndex === 0) {
+      // The guard's deliberate overflow means the version moved; any other failure of it is not ours to name.
+      if (typeof message === 'string' && /integer overflow/i.test(message)) throw changed();
+      throw new SchemaError('MIGRATION_FAILED', `${where}the schema version check failed (${String(message)}); nothing was changed`, {
+        cause: err,
+        ...(options.tenantId === undefined ? {} : { tenantId: options.tenantId }),
+      });
+    }
     throw failure(err, plan, options.tenantId, guarded);
   }
   return { success: true, statementsExecuted: plan.statements.length, durationMs: Math.max(0, now() - started) };
 }
 
 /**
- * The database's `PRAGMA schema_version`: a counter SQLite raises on every schema change. Read
+ * The database's schema version (`PRAGMA schema_version`): a counter SQLite raises on every
+ * schema change. Read
  * it before checking a database's schema and pass it to {@link applyMigrationPlan} as
  * `schemaVersion`, so that a change between the check and the migration is refused.
  */
 export async function readSchemaVersion(client: Client): Promise<number> {
-  const result = await client.execute('PRAGMA schema_version');
+  // The table-valued form, as introspection reads its pragmas: a plain SELECT to every server.
+  const result = await client.execute('SELECT schema_version FROM pragma_schema_version');
   const value = result.rows[0]?.[0];
   const version = typeof value === 'bigint' ? Number(value) : value;
   if (typeof version !== 'number' || !Number.isSafeInteger(version)) {
