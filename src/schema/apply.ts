@@ -63,8 +63,7 @@ export async function applyMigrationPlan(client: Client, plan: MigrationPlan, op
   }
   if (options.checkBase !== false) {
     // Read first: a change between this read and the introspection fails the guard below.
-    const read = await readSchemaVersion(client);
-    version ??= read;
+    version ??= await readSchemaVersion(client);
     if (schemaFingerprint(await introspectDatabase(client)) !== plan.baseFingerprint) throw changed();
   }
   const sql = plan.statements.map((s) => s.sql);
@@ -73,26 +72,20 @@ export async function applyMigrationPlan(client: Client, plan: MigrationPlan, op
     await client.migrate(sql);
   } catch (err) {
     if (isTenantryError(err)) throw err; // the database could not be reached (pool, status)
-    const guarded = version === undefined ? 0 : 1;
+    const offset = version === undefined ? 0 : 1;
+    // The guard's deliberate overflow: the version moved. Any other failure of it is a plain one.
     const { statementIndex, message } = err as { statementIndex?: unknown; message?: unknown };
-    if (guarded === 1 && statementIndex === 0) {
-      // The guard's deliberate overflow means the version moved; any other failure of it is not ours to name.
-      if (typeof message === 'string' && /integer overflow/i.test(message)) throw changed();
-      throw new SchemaError('MIGRATION_FAILED', `${where}the schema version check failed (${String(message)}); nothing was changed`, {
-        cause: err,
-        ...(options.tenantId === undefined ? {} : { tenantId: options.tenantId }),
-      });
-    }
-    throw failure(err, plan, options.tenantId, guarded);
+    if (offset === 1 && statementIndex === 0 && typeof message === 'string' && /integer overflow/i.test(message)) throw changed();
+    throw failure(err, plan, options.tenantId, offset);
   }
   return { success: true, statementsExecuted: plan.statements.length, durationMs: Math.max(0, now() - started) };
 }
 
 /**
  * The database's schema version (`PRAGMA schema_version`): a counter SQLite raises on every
- * schema change. Read
- * it before checking a database's schema and pass it to {@link applyMigrationPlan} as
- * `schemaVersion`, so that a change between the check and the migration is refused.
+ * schema change. Read it before checking a database's schema and pass it to
+ * {@link applyMigrationPlan} as `schemaVersion`, so that a change between the check and the
+ * migration is refused.
  */
 export async function readSchemaVersion(client: Client): Promise<number> {
   // The table-valued form, as introspection reads its pragmas: a plain SELECT to every server.
@@ -133,7 +126,8 @@ function checkPlan(plan: MigrationPlan): void {
  */
 function failure(err: unknown, plan: MigrationPlan, tenantId: string | undefined, offset: number): SchemaError {
   const e = err as { statementIndex?: unknown; code?: unknown; extendedCode?: unknown; message?: unknown };
-  const index = typeof e.statementIndex === 'number' ? e.statementIndex - offset : undefined;
+  // A failure of a statement before the plan's own (the guard) names no plan statement.
+  const index = typeof e.statementIndex === 'number' && e.statementIndex >= offset ? e.statementIndex - offset : undefined;
   const statement = index === undefined ? undefined : plan.statements[index];
   const raw = typeof e.message === 'string' ? e.message.replace(/^(?:SQLITE_[A-Z_]+: )+/, '') : String(err);
   const extended = typeof e.extendedCode === 'string' ? e.extendedCode : typeof e.code === 'string' ? e.code : '';
